@@ -1,0 +1,77 @@
+#!/bin/bash
+# The command-line contract: exit codes and one-line errors (DESIGN.md,
+# "Command line"). Runs the built binary; needs no server.
+set -u
+bridge=${MB_BRIDGE:?MB_BRIDGE names the memori-bridge binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+# expect CODE PATTERN CMD...: CMD exits with CODE and its stderr matches PATTERN
+expect() {
+    local code=$1 pattern=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    if [ "$got" -ne "$code" ]; then
+        echo "FAIL: '$*' exited $got, expected $code; stderr: $(cat "$tmp/err")"
+        failures=$((failures + 1))
+    elif [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$tmp/err"; then
+        echo "FAIL: '$*' stderr does not match /$pattern/: $(cat "$tmp/err")"
+        failures=$((failures + 1))
+    else
+        echo "ok: $*"
+    fi
+}
+
+expect 0 "" "$bridge" --help
+grep -q "^usage: memori-bridge" "$tmp/out" || { echo "FAIL: --help prints no usage"; failures=$((failures + 1)); }
+expect 0 "" "$bridge" --version
+grep -qE "^memori-bridge [0-9]+\.[0-9]+\.[0-9]+$" "$tmp/out" || { echo "FAIL: --version: $(cat "$tmp/out")"; failures=$((failures + 1)); }
+expect 2 "no command given" "$bridge"
+expect 2 'unknown command "frobnicate"' "$bridge" frobnicate
+expect 2 'unknown option "--frob"' "$bridge" --frob decode
+expect 2 'option "--source" needs a value' "$bridge" decode --source
+expect 2 'decode: unknown option "--frob"' "$bridge" decode --frob
+expect 2 'more than one file' "$bridge" decode a b
+expect 1 'command "cutover" is not built yet' "$bridge" cutover
+expect 0 "" "$bridge" decode --help
+
+# shared options may stand before or after the command
+printf '{"action":"B","xid":1}\n' >"$tmp/one.json"
+expect 0 "decoded 1 message: 1 begin" "$bridge" --slot s decode "$tmp/one.json"
+expect 0 "decoded 1 message: 1 begin" "$bridge" decode "$tmp/one.json" --schemas=memori --slot x
+expect 0 "decoded 1 message" "$bridge" decode - <"$tmp/one.json"
+expect 0 "decoded 1 message" "$bridge" decode <"$tmp/one.json"
+
+# bad input: line and byte, non-zero exit, what came before is printed
+printf '{"action":"B","xid":1}\n\n{"action":"C","xid":1}\n{"action":"I","xid":2,"schema":"s"\n' >"$tmp/bad.json"
+expect 1 '^memori-bridge: error: decode: .*bad.json: line 4, byte 35: expected .,. or .\}., found end of input$' \
+    "$bridge" decode "$tmp/bad.json"
+[ "$(wc -l <"$tmp/out")" -eq 2 ] || { echo "FAIL: expected the 2 good lines before the error: $(cat "$tmp/out")"; failures=$((failures + 1)); }
+printf '{"action":"Q"}\n' >"$tmp/q.json"
+expect 1 'line 1, byte 2: unknown action "Q"' "$bridge" decode "$tmp/q.json"
+expect 1 'could not open ".*/missing.json": No such file or directory' "$bridge" decode "$tmp/missing.json"
+
+# a last line without a newline still counts; CRLF line ends are accepted
+printf '{"action":"B","xid":1}\r\n{"action":"C","xid":1}' >"$tmp/crlf.json"
+expect 0 "decoded 2 messages: 1 begin, 1 commit" "$bridge" decode "$tmp/crlf.json"
+
+# --json is one object per line, and it decodes again to the same text
+printf '{"action":"I","xid":3,"schema":"memori","table":"memories","columns":[{"name":"id","type":"integer","typeoid":23,"value":1},{"name":"b","type":"bytea","typeoid":17,"value":"00ff"}]}\n' >"$tmp/i.json"
+"$bridge" decode --json "$tmp/i.json" >"$tmp/norm.json" 2>/dev/null
+"$bridge" decode "$tmp/i.json" >"$tmp/a.txt" 2>/dev/null
+"$bridge" decode "$tmp/norm.json" >"$tmp/b.txt" 2>/dev/null
+# numbers come back as strings from --json, so compare the values' text only
+if ! grep -q "\"value\":\"\\\\\\\\x00ff\"" "$tmp/norm.json"; then
+    echo "FAIL: bytea in --json: $(cat "$tmp/norm.json")"; failures=$((failures + 1))
+fi
+if [ "$(sed "s/'//g" "$tmp/a.txt")" != "$(sed "s/'//g" "$tmp/b.txt")" ]; then
+    echo "FAIL: --json does not decode back: $(cat "$tmp/a.txt") vs $(cat "$tmp/b.txt")"; failures=$((failures + 1))
+fi
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures failure(s)"
+    exit 1
+fi
+echo "all passed"
