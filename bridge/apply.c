@@ -1,0 +1,970 @@
+/*
+ * apply.c - the applier thread: groups, statements, progress.
+ *
+ * NOTES
+ *
+ * A target transaction (a group) opens at the first change of a source
+ * transaction that is not skipped, and commits at a source transaction
+ * boundary when the group reaches group_xacts or group_bytes, when it is
+ * older than group_delay, or when nothing more is waiting in the ring. Its
+ * last statement before COMMIT is pg_replication_origin_xact_setup(end, time)
+ * with the last source transaction's nextlsn, so the origin moves with the data
+ * (invariant 1). Before COMMIT the pipeline is synced and every result checked:
+ * an UPDATE or DELETE that touched fewer rows than it was sent is refused like
+ * an error, never committed.
+ *
+ * Skipped transactions (at or below the origin's progress at start), empty
+ * ones (every change filtered out) and the server's idle keepalives still move
+ * the origin, so that the slot can be confirmed past them (invariant 2): inside
+ * an open group they just move its end; otherwise a progress-only transaction
+ * (with an xid forced by pg_current_xact_id(), since the origin moves only with
+ * a commit record) commits them at most once per status interval.
+ *
+ * The durable position published to the reader is
+ * pg_replication_origin_progress(origin, true), read after each commit.
+ */
+#include "bridge/apply.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/catalog.h"
+#include "bridge/lag.h"
+#include "bridge/log.h"
+#include "bridge/pipeline.h"
+#include "bridge/stmt.h"
+#include "bridge/stream.h"
+
+#define INFLIGHT      512
+#define TS_LEN        48
+#define DURABLE_EVERY 1000000 /* us between progress checks while behind */
+
+struct apply
+{
+    struct apply_options o;
+    struct run_state *st;   /* borrowed */
+    struct ring *ring;      /* borrowed */
+    PGconn *conn;           /* owned */
+    struct pipeline pl;
+    struct catalog cat;
+    struct stmt_cache cache;
+    struct stmt_batch pend; /* rows waiting for one execution */
+    struct pl_entry pend_e; /* what the pending rows are, for messages */
+    char user[64];          /* the target role, for the hints */
+
+    /* consecutive TRUNCATE records of one LSN */
+    struct cat_table *trunc[64];
+    int ntrunc;
+    lsn_t trunc_lsn;
+
+    /* the source transaction being read */
+    bool in_xact;
+    bool skipping;   /* at or below the start position: already applied */
+    bool has_changes;
+    uint32_t xid;
+    lsn_t commit_lsn;
+    lsn_t nextlsn;
+    char ts[TS_LEN];
+
+    /* the group (target transaction) */
+    bool group_open;
+    uint32_t group_xacts;
+    uint64_t group_bytes;
+    uint64_t group_changes;
+    int64_t group_start;
+    lsn_t group_end;
+    char group_ts[TS_LEN];
+
+    /* progress */
+    lsn_t start;     /* committed progress when opened */
+    lsn_t committed; /* committed progress */
+    lsn_t durable;   /* durable progress */
+    lsn_t confirm;   /* skipped/empty/idle position waiting for a progress-only commit */
+    char confirm_ts[TS_LEN];
+    int64_t last_progress_commit;
+    int64_t last_durable_check;
+    lsn_t last_pos;  /* WAL position of the last item taken */
+    bool careful;
+    lsn_t refused;   /* APPLY_REFUSED: replay carefully up to here */
+};
+
+static const char origin_setup_sql[] =
+    "SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_lsn, $2::timestamptz)";
+static const char progress_sql[] = "SELECT pg_catalog.pg_replication_origin_progress($1, true)";
+
+/* ---- opening ---------------------------------------------------------- */
+
+static bool
+exec_simple(struct apply *a, const char *what, const char *sql, int n, const char *const *params,
+            PGresult **out, enum pgconn_failure *failure)
+{
+    PGresult *res = pgconn_exec(a->conn, what, sql, n, params, failure);
+
+    if (res == NULL)
+        return false;
+    if (out != NULL)
+        *out = res;
+    else
+        PQclear(res);
+    return true;
+}
+
+struct apply *
+apply_open(const struct apply_options *opts, struct run_state *st, struct ring *ring,
+           enum pgconn_failure *failure)
+{
+    struct apply *a = calloc(1, sizeof(*a));
+    const char *params[1] = {opts->origin};
+    PGresult *res = NULL;
+    char what[256];
+
+    *failure = PGCONN_FATAL;
+    if (a == NULL)
+    {
+        log_error("out of memory");
+        return NULL;
+    }
+    a->o = *opts;
+    a->st = st;
+    a->ring = ring;
+    a->careful = opts->careful;
+    stmt_cache_init(&a->cache);
+    stmt_batch_init(&a->pend);
+    a->conn = pgconn_open(opts->dsn, "target", PGCONN_SQL, "memori-bridge", opts->conf->connect_timeout_ms,
+                          failure);
+    if (a->conn == NULL)
+        goto fail;
+    snprintf(a->user, sizeof(a->user), "%s", PQuser(a->conn));
+
+    res = PQexec(a->conn, "SET session_replication_role = replica");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    {
+        char msg[512];
+
+        *failure = pgconn_classify(a->conn, res);
+        log_error("could not set session_replication_role on the target: %s; grant it: GRANT "
+                  "SET ON PARAMETER session_replication_role TO \"%s\" (PostgreSQL 15 and later)",
+                  pgconn_error(a->conn, res, msg, sizeof(msg)), a->user);
+        goto fail;
+    }
+    PQclear(res);
+    res = NULL;
+
+    /* the origin: made on first use, then set up for this session */
+    if (!exec_simple(a, "could not look up the replication origin on the target",
+                     "SELECT pg_catalog.pg_replication_origin_oid($1)", 1, params, &res, failure))
+        goto fail;
+    if (PQgetisnull(res, 0, 0))
+    {
+        PQclear(res);
+        res = PQexecParams(a->conn, "SELECT pg_catalog.pg_replication_origin_create($1)", 1,
+                           NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        {
+            char msg[512];
+
+            *failure = pgconn_classify(a->conn, res);
+            log_error("could not create replication origin \"%s\" on the target: %s; grant it: "
+                      "GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), "
+                      "pg_replication_origin_session_setup(text), "
+                      "pg_replication_origin_xact_setup(pg_lsn, timestamptz), "
+                      "pg_replication_origin_progress(text, boolean) TO \"%s\"",
+                      opts->origin, pgconn_error(a->conn, res, msg, sizeof(msg)), a->user);
+            goto fail;
+        }
+        log_info("created replication origin \"%s\" on the target", opts->origin);
+    }
+    PQclear(res);
+    res = PQexecParams(a->conn, "SELECT pg_catalog.pg_replication_origin_session_setup($1)", 1,
+                       NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        char msg[512];
+        const char *pid;
+
+        *failure = pgconn_classify(a->conn, res);
+        pgconn_error(a->conn, res, msg, sizeof(msg));
+        if (strcmp(pgconn_sqlstate(res), "55006") == 0 &&
+            (pid = strstr(msg, "for PID ")) != NULL)
+        {
+            log_error("another bridge is applying through replication origin \"%s\" (PID %ld on "
+                      "the target); stop it first, or give this one another --slot",
+                      opts->origin, strtol(pid + 8, NULL, 10));
+            *failure = PGCONN_FATAL;
+        }
+        else
+            log_error("could not set up replication origin \"%s\" on the target: %s; grant it: "
+                      "GRANT EXECUTE ON FUNCTION pg_replication_origin_session_setup(text), "
+                      "pg_replication_origin_xact_setup(pg_lsn, timestamptz), "
+                      "pg_replication_origin_progress(text, boolean) TO \"%s\"",
+                      opts->origin, msg, a->user);
+        goto fail;
+    }
+    PQclear(res);
+    res = NULL;
+    snprintf(what, sizeof(what), "could not read the progress of replication origin \"%s\"",
+             opts->origin);
+    if (!exec_simple(a, what,
+                     "SELECT pg_catalog.pg_replication_origin_progress($1, false), "
+                     "pg_catalog.pg_replication_origin_progress($1, true)",
+                     1, params, &res, failure))
+        goto fail;
+    if (!PQgetisnull(res, 0, 0))
+        lsn_parse(PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0), &a->start);
+    if (!PQgetisnull(res, 0, 1))
+        lsn_parse(PQgetvalue(res, 0, 1), (size_t) PQgetlength(res, 0, 1), &a->durable);
+    PQclear(res);
+    res = NULL;
+    a->committed = a->start;
+    a->confirm = a->start;
+    a->last_progress_commit = stream_now_us();
+    atomic_store(&st->applied, a->committed);
+    atomic_store(&st->durable, a->durable);
+
+    if (!catalog_load(&a->cat, a->conn, opts->schemas, failure))
+        goto fail;
+    if (a->cat.ntables == 0)
+    {
+        log_error("the target has no tables in schema(s) \"%s\"; create them first (memori-bridge "
+                  "init does, or apply sql/memori_schema.sql)",
+                  opts->schemas);
+        goto fail;
+    }
+    if (!pl_init(&a->pl, a->conn, INFLIGHT))
+        goto fail;
+    return a;
+fail:
+    PQclear(res);
+    apply_close(a);
+    return NULL;
+}
+
+lsn_t
+apply_start_lsn(const struct apply *a)
+{
+    return a->start;
+}
+
+lsn_t
+apply_refused_lsn(const struct apply *a)
+{
+    return a->refused;
+}
+
+char *
+apply_describe(struct apply *a, char *buf, size_t len)
+{
+    return pgconn_describe(a->conn, buf, len);
+}
+
+void
+apply_close(struct apply *a)
+{
+    if (a == NULL)
+        return;
+    if (a->conn != NULL)
+        PQfinish(a->conn);
+    pl_free(&a->pl);
+    catalog_free(&a->cat);
+    stmt_cache_clear(&a->cache);
+    stmt_batch_free(&a->pend);
+    free(a);
+}
+
+/* ---- failures --------------------------------------------------------- */
+
+static const char *
+action_word(enum w2j_action action)
+{
+    return action == W2J_INSERT ? "insert" : action == W2J_UPDATE ? "update" : "delete";
+}
+
+/* The fix for a refusal, from its SQLSTATE. */
+static const char *
+hint_for(const struct pipeline *pl)
+{
+    if (pl->mismatch)
+        return "the target has diverged from the source (a row is missing there); restore the "
+               "row, or start over with memori-bridge init";
+    if (strcmp(pl->state, "23505") == 0)
+        return "a row with this key already exists on the target; delete or fix it there, then "
+               "run again";
+    if (strncmp(pl->state, "23", 2) == 0)
+        return "the target's constraints refuse the row; fix the target's data or constraint, "
+               "then run again";
+    if (strcmp(pl->state, "42501") == 0)
+        return "grant the target role the privilege (the bridge's role should own the tables), "
+               "then run again";
+    if (strcmp(pl->state, "42P01") == 0 || strcmp(pl->state, "42703") == 0)
+        return "make the target's tables match the source's (memori-bridge init creates them), "
+               "then run again";
+    if (strncmp(pl->state, "22", 2) == 0 || strcmp(pl->state, "42804") == 0)
+        return "the target column's type does not take the source's value; make the types "
+               "match, then run again";
+    return "fix the target, then run again";
+}
+
+/* Log the exact refusal of careful mode: one line, everything named. */
+static void
+log_refusal(struct apply *a)
+{
+    const struct pipeline *pl = &a->pl;
+    const struct pl_entry *e = &pl->fail;
+    char lsn[LSN_BUFSZ];
+
+    lsn_format(e->commit_lsn, lsn);
+    if (e->kind == PL_ROWS || e->kind == PL_PREPARE)
+        log_error("the target refused the %s of %s.%s %s in source transaction %u (commit %s): "
+                  "%s; %s; the slot keeps this change",
+                  action_word(e->st->action), e->st->table->schema, e->st->table->name,
+                  e->what[0] ? e->what : "", e->xid, lsn, pl->message, hint_for(pl));
+    else if (e->kind == PL_TRUNCATE)
+        log_error("the target refused TRUNCATE of %s in source transaction %u (commit %s): %s; "
+                  "%s; the slot keeps this change",
+                  e->what, e->xid, lsn, pl->message, hint_for(pl));
+    else if (e->kind == PL_OTHER && e->xid != 0)
+        log_error("cannot apply the %s; the slot keeps this change", pl->message);
+    else if (e->kind == PL_COMMIT && e->xid != 0)
+        log_error("the target refused the commit of source transaction %u (commit %s): %s; %s; "
+                  "the slot keeps this transaction",
+                  e->xid, lsn, pl->message, hint_for(pl));
+    else
+        log_error("the target refused the bridge's own statement: %s", pl->message);
+}
+
+/* A client-side refusal of REC (no such table or column): recorded like a
+ * server's, so careful mode reports it the same way. */
+static void
+refuse_record(struct apply *a, const struct w2j_record *rec, const char *message)
+{
+    struct pipeline *pl = &a->pl;
+
+    if (pl->failed)
+        return;
+    pl->failed = true;
+    pl->transient = false;
+    memset(&pl->fail, 0, sizeof(pl->fail));
+    pl->fail.kind = PL_OTHER;
+    pl->fail.xid = a->xid;
+    pl->fail.commit_lsn = a->commit_lsn;
+    snprintf(pl->state, sizeof(pl->state), "42P01");
+    {
+        char lsn[LSN_BUFSZ];
+
+        snprintf(pl->message, sizeof(pl->message),
+                 "%s of %.*s.%.*s in source transaction %u (commit %s): %s",
+                 w2j_action_name(rec->action), (int) rec->schema_len, rec->schema,
+                 (int) rec->table_len, rec->table, a->xid, lsn_format(a->commit_lsn, lsn),
+                 message);
+    }
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static bool
+open_group(struct apply *a)
+{
+    struct pl_entry e = {.kind = PL_BEGIN};
+
+    if (a->group_open)
+        return true;
+    a->group_open = true;
+    a->group_xacts = 0;
+    a->group_bytes = 0;
+    a->group_changes = 0;
+    a->group_start = stream_now_us();
+    a->group_end = LSN_INVALID;
+    a->group_ts[0] = '\0';
+    return pl_send(&a->pl, &e, "BEGIN", 0, NULL);
+}
+
+static bool
+flush_rows(struct apply *a)
+{
+    struct stmt *st = a->pend.st;
+    int n;
+
+    if (st == NULL)
+        return true;
+    if (!pl_prepare(&a->pl, st))
+        return false;
+    n = stmt_batch_finish(&a->pend);
+    a->pend_e.kind = PL_ROWS;
+    a->pend_e.st = st;
+    a->pend_e.nrows = a->pend.nrows;
+    if (a->pend.nrows > 1)
+        a->pend_e.what[0] = '\0';
+    a->group_changes += a->pend.nrows;
+    if (!pl_send_prepared(&a->pl, &a->pend_e, n, a->pend.values, a->pend.lengths,
+                          a->pend.formats))
+        return false;
+    stmt_batch_reset(&a->pend, (size_t) a->o.conf->batch_bytes * 2);
+    return true;
+}
+
+static bool
+flush_truncate(struct apply *a)
+{
+    struct pl_entry e = {.kind = PL_TRUNCATE, .xid = a->xid, .commit_lsn = a->commit_lsn};
+    char *sql = NULL;
+    size_t len = 0, w = 0;
+    FILE *f;
+    int i;
+
+    if (a->ntrunc == 0)
+        return true;
+    f = open_memstream(&sql, &len);
+    if (f == NULL)
+        return false;
+    fputs("TRUNCATE ONLY ", f);
+    for (i = 0; i < a->ntrunc; i++)
+    {
+        fprintf(f, "%s%s", i ? ", " : "", a->trunc[i]->qualified);
+        w += (size_t) snprintf(e.what + w, w < sizeof(e.what) ? sizeof(e.what) - w : 0, "%s%s.%s",
+                               i ? ", " : "", a->trunc[i]->schema, a->trunc[i]->name);
+        if (w >= sizeof(e.what))
+            w = sizeof(e.what) - 1;
+    }
+    fclose(f);
+    a->group_changes += (uint64_t) a->ntrunc;
+    a->ntrunc = 0;
+    if (sql == NULL)
+        return false;
+    i = pl_send(&a->pl, &e, sql, 0, NULL);
+    free(sql);
+    return i;
+}
+
+static bool
+flush_all(struct apply *a)
+{
+    return flush_rows(a) && flush_truncate(a);
+}
+
+/* Roll back what is open after a failure, leaving the connection usable. */
+static void
+rollback(struct apply *a)
+{
+    struct pl_entry e = {.kind = PL_ROLLBACK};
+    bool failed = a->pl.failed;
+    struct pipeline saved = a->pl;
+
+    stmt_batch_reset(&a->pend, (size_t) a->o.conf->batch_bytes * 2);
+    a->ntrunc = 0;
+    if (!a->group_open)
+        return;
+    a->group_open = false;
+    if (PQstatus(a->conn) != CONNECTION_OK)
+        return;
+    if (pl_send(&a->pl, &e, "ROLLBACK", 0, NULL))
+        pl_sync(&a->pl);
+    if (failed)
+    {
+        /* keep the first failure, not ROLLBACK's warning */
+        a->pl.failed = saved.failed;
+        a->pl.transient = saved.transient;
+        a->pl.mismatch = saved.mismatch;
+        a->pl.fail = saved.fail;
+        memcpy(a->pl.state, saved.state, sizeof(saved.state));
+        memcpy(a->pl.message, saved.message, sizeof(saved.message));
+    }
+}
+
+/* What a failure recorded in the pipeline means now. */
+static enum apply_outcome
+failure_outcome(struct apply *a)
+{
+    if (a->pl.transient)
+    {
+        log_info("the target failed (%s); will reconnect and resume from " LSN_FMT,
+                 a->pl.message, LSN_ARGS(a->committed));
+        return APPLY_TRANSIENT;
+    }
+    if (a->careful)
+    {
+        log_refusal(a);
+        return APPLY_FATAL;
+    }
+    a->refused = a->last_pos;
+    log_info("the target refused a group of source transactions (%s); replaying them one "
+             "change at a time from " LSN_FMT " to find the change",
+             a->pl.message, LSN_ARGS(a->committed));
+    return APPLY_REFUSED;
+}
+
+static void
+publish_durable(struct apply *a)
+{
+    if (a->pl.progress_valid && a->pl.progress > a->durable)
+        a->durable = a->pl.progress;
+    a->pl.progress_valid = false;
+    a->last_durable_check = stream_now_us();
+    atomic_store(&a->st->durable, a->durable);
+}
+
+/* Commit the open group at END with commit time TS. Returns false with the
+ * outcome in *OUT on failure. */
+static bool
+commit_group(struct apply *a, enum apply_outcome *out)
+{
+    const char *origin_params[2];
+    const char *progress_params[1] = {a->o.origin};
+    struct pl_entry origin = {.kind = PL_ORIGIN}, commit = {.kind = PL_COMMIT},
+                    progress = {.kind = PL_PROGRESS};
+    char end[LSN_BUFSZ];
+    int64_t commit_us;
+
+    commit.xid = a->xid;
+    commit.commit_lsn = a->commit_lsn;
+    lsn_format(a->group_end, end);
+    origin_params[0] = end;
+    origin_params[1] = a->group_ts[0] ? a->group_ts : "now";
+    if (!flush_all(a) || !pl_send(&a->pl, &origin, origin_setup_sql, 2, origin_params) ||
+        !pl_sync(&a->pl) || a->pl.failed)
+    {
+        rollback(a);
+        *out = failure_outcome(a);
+        return false;
+    }
+    if (!pl_send(&a->pl, &commit, "COMMIT", 0, NULL) ||
+        !pl_send(&a->pl, &progress, progress_sql, 1, progress_params) || !pl_sync(&a->pl) ||
+        a->pl.failed)
+    {
+        a->group_open = false;
+        rollback(a);
+        *out = failure_outcome(a);
+        return false;
+    }
+    a->group_open = false;
+    a->committed = a->group_end;
+    if (a->confirm < a->committed)
+        a->confirm = a->committed;
+    publish_durable(a);
+    atomic_store(&a->st->applied, a->committed);
+    if (a->group_ts[0] && lag_parse_timestamp(a->group_ts, &commit_us))
+        atomic_store(&a->st->applied_commit_us, commit_us);
+    atomic_fetch_add(&a->st->changes, a->group_changes);
+    atomic_fetch_add(&a->st->xacts, a->group_xacts);
+    if (a->careful && a->committed > a->o.careful_until)
+    {
+        a->careful = false;
+        log_info("careful replay passed " LSN_FMT " without a refusal; back to batching "
+                 "(the refusal came from batching: for example rows that swapped a unique "
+                 "value)",
+                 LSN_ARGS(a->o.careful_until));
+    }
+    return true;
+}
+
+/* Move the origin to a->confirm with a transaction that changes nothing. */
+static bool
+progress_commit(struct apply *a, enum apply_outcome *out)
+{
+    char end[LSN_BUFSZ];
+    const char *origin_params[2] = {end, a->confirm_ts[0] ? a->confirm_ts : "now"};
+    const char *progress_params[1] = {a->o.origin};
+    struct pl_entry begin = {.kind = PL_BEGIN}, xid = {.kind = PL_XID},
+                    origin = {.kind = PL_ORIGIN}, commit = {.kind = PL_COMMIT},
+                    progress = {.kind = PL_PROGRESS};
+
+    lsn_format(a->confirm, end);
+    a->group_open = true; /* for rollback() */
+    if (!pl_send(&a->pl, &begin, "BEGIN", 0, NULL) ||
+        !pl_send(&a->pl, &xid, "SELECT pg_catalog.pg_current_xact_id()", 0, NULL) ||
+        !pl_send(&a->pl, &origin, origin_setup_sql, 2, origin_params) ||
+        !pl_send(&a->pl, &commit, "COMMIT", 0, NULL) ||
+        !pl_send(&a->pl, &progress, progress_sql, 1, progress_params) || !pl_sync(&a->pl) ||
+        a->pl.failed)
+    {
+        rollback(a);
+        if (a->pl.transient)
+            *out = APPLY_TRANSIENT;
+        else
+        {
+            log_error("could not record progress in replication origin \"%s\" on the target: "
+                      "%s",
+                      a->o.origin, a->pl.message);
+            *out = APPLY_FATAL;
+        }
+        return false;
+    }
+    a->group_open = false;
+    a->committed = a->confirm;
+    a->last_progress_commit = stream_now_us();
+    publish_durable(a);
+    atomic_store(&a->st->applied, a->committed);
+    log_debug("confirmed " LSN_FMT " with a progress-only transaction", LSN_ARGS(a->confirm));
+    return true;
+}
+
+static bool
+check_durable(struct apply *a, enum apply_outcome *out)
+{
+    const char *params[1] = {a->o.origin};
+    struct pl_entry e = {.kind = PL_PROGRESS};
+
+    if (!pl_send(&a->pl, &e, progress_sql, 1, params) || !pl_sync(&a->pl) || a->pl.failed)
+    {
+        *out = a->pl.transient ? APPLY_TRANSIENT : APPLY_FATAL;
+        if (!a->pl.transient)
+            log_error("could not read the progress of replication origin \"%s\": %s",
+                      a->o.origin, a->pl.message);
+        return false;
+    }
+    publish_durable(a);
+    return true;
+}
+
+/* Reload the catalog in the middle of a group: sync, leave pipeline mode,
+ * read, come back. */
+static bool
+reload_catalog(struct apply *a)
+{
+    enum pgconn_failure failure;
+    PGresult *res;
+
+    if (!flush_all(a) || !pl_sync(&a->pl) || a->pl.failed)
+        return false;
+    if (!pl_leave(&a->pl))
+        return false;
+    stmt_batch_reset(&a->pend, 0);
+    stmt_cache_clear(&a->cache);
+    res = PQexec(a->conn, "DEALLOCATE ALL");
+    PQclear(res);
+    if (!catalog_load(&a->cat, a->conn, a->o.schemas, &failure))
+    {
+        a->pl.failed = true;
+        a->pl.transient = failure == PGCONN_TRANSIENT;
+        snprintf(a->pl.message, sizeof(a->pl.message), "could not read the target's catalog");
+        return false;
+    }
+    return pl_enter(&a->pl);
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static void
+copy_ts(char dst[TS_LEN], const struct w2j_record *rec)
+{
+    if (rec->timestamp != NULL)
+        snprintf(dst, TS_LEN, "%s", rec->timestamp);
+    else
+        dst[0] = '\0';
+}
+
+static struct cat_table *
+find_table(struct apply *a, const struct w2j_record *rec, bool *ok)
+{
+    struct cat_table *t = catalog_find(&a->cat, rec->schema, rec->schema_len, rec->table,
+                                       rec->table_len);
+
+    *ok = true;
+    if (t != NULL)
+        return t;
+    /* made on the target while the bridge ran? */
+    if (!reload_catalog(a))
+    {
+        *ok = false;
+        return NULL;
+    }
+    t = catalog_find(&a->cat, rec->schema, rec->schema_len, rec->table, rec->table_len);
+    if (t == NULL)
+    {
+        char msg[512];
+
+        snprintf(msg, sizeof(msg),
+                 "table %.*s.%.*s does not exist on the target; create it there (memori-bridge "
+                 "init creates the tables of the schemas), then run again",
+                 (int) rec->schema_len, rec->schema, (int) rec->table_len, rec->table);
+        refuse_record(a, rec, msg);
+        *ok = false;
+    }
+    return t;
+}
+
+static bool
+apply_truncate(struct apply *a, const struct item *it)
+{
+    bool ok;
+    struct cat_table *t;
+    int i;
+
+    if (!flush_rows(a))
+        return false;
+    if (a->ntrunc > 0 && (it->rec.lsn != a->trunc_lsn || a->ntrunc == 64))
+        if (!flush_truncate(a))
+            return false;
+    t = find_table(a, &it->rec, &ok);
+    if (!ok)
+        return false;
+    for (i = 0; i < a->ntrunc; i++)
+        if (a->trunc[i] == t)
+            return true;
+    a->trunc[a->ntrunc++] = t;
+    a->trunc_lsn = it->rec.lsn;
+    return true;
+}
+
+static bool
+apply_row(struct apply *a, const struct item *it)
+{
+    const struct w2j_record *rec = &it->rec;
+    struct stmt_error err;
+    struct cat_table *t;
+    struct stmt *st;
+    uint64_t key = 0;
+    bool ok;
+    int attempt;
+
+    if (!flush_truncate(a))
+        return false;
+    for (attempt = 0;; attempt++)
+    {
+        t = find_table(a, rec, &ok);
+        if (!ok)
+            return false;
+        st = stmt_lookup(&a->cache, t, rec, &err);
+        if (st != NULL)
+            break;
+        if (attempt == 1)
+        {
+            refuse_record(a, rec, err.message);
+            return false;
+        }
+        /* a column added on the target since the catalog was read? */
+        if (!reload_catalog(a))
+            return false;
+    }
+    if (rec->action != W2J_INSERT)
+        key = stmt_key_hash(st, rec);
+    if (a->pend.st != NULL &&
+        (a->pend.st != st || a->pend.nrows >= (uint32_t) a->o.conf->batch_rows ||
+         a->pend.bytes >= (size_t) a->o.conf->batch_bytes ||
+         (key != 0 && stmt_batch_has_key(&a->pend, key))))
+        if (!flush_rows(a))
+            return false;
+    if (a->pend.nrows == 0)
+    {
+        a->pend_e.xid = a->xid;
+        a->pend_e.commit_lsn = a->commit_lsn;
+        stmt_describe_key(st, rec, a->pend_e.what, sizeof(a->pend_e.what));
+    }
+    if (!stmt_batch_add(&a->pend, st, rec, key))
+    {
+        log_error("out of memory batching rows of %s.%s", t->schema, t->name);
+        return false;
+    }
+    if ((st->single || a->careful) && !flush_rows(a))
+        return false;
+    return true;
+}
+
+/* Apply one item. Returns false on failure, with *OUT set. */
+static bool
+apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
+{
+    const struct w2j_record *rec = &it->rec;
+
+    a->last_pos = it->pos > a->last_pos ? it->pos : a->last_pos;
+    if (it->kind == ITEM_IDLE)
+    {
+        if (a->in_xact || it->pos <= a->committed)
+            return true;
+        if (a->group_open)
+        {
+            if (it->pos > a->group_end)
+                a->group_end = it->pos;
+        }
+        else if (it->pos > a->confirm)
+        {
+            a->confirm = it->pos;
+            snprintf(a->confirm_ts, sizeof(a->confirm_ts), "now");
+        }
+        return true;
+    }
+    switch (rec->action)
+    {
+        case W2J_BEGIN:
+            a->in_xact = true;
+            a->has_changes = false;
+            a->xid = rec->xid;
+            a->commit_lsn = rec->lsn;
+            a->nextlsn = rec->nextlsn;
+            copy_ts(a->ts, rec);
+            a->skipping = (rec->present & W2J_HAS_NEXTLSN) && rec->nextlsn <= a->start;
+            if (a->skipping)
+                log_debug("skipping source transaction %u (ends at " LSN_FMT
+                          ", already applied)",
+                          rec->xid, LSN_ARGS(rec->nextlsn));
+            return true;
+        case W2J_COMMIT:
+            if (!a->in_xact)
+                return true;
+            a->in_xact = false;
+            if (a->skipping)
+            {
+                a->skipping = false;
+                return true;
+            }
+            if (!flush_truncate(a))
+                break;
+            if (!a->has_changes)
+            {
+                /* empty after filtering: confirmed, never a round trip of its own */
+                if (a->group_open)
+                {
+                    a->group_end = rec->nextlsn;
+                    copy_ts(a->group_ts, rec);
+                }
+                else if (rec->nextlsn > a->confirm)
+                {
+                    a->confirm = rec->nextlsn;
+                    copy_ts(a->confirm_ts, rec);
+                }
+                return true;
+            }
+            a->group_xacts++;
+            a->group_end = rec->nextlsn;
+            copy_ts(a->group_ts, rec);
+            if (a->careful || a->group_xacts >= (uint64_t) a->o.conf->group_xacts ||
+                a->group_bytes >= (uint64_t) a->o.conf->group_bytes)
+                return commit_group(a, out);
+            return true;
+        case W2J_INSERT:
+        case W2J_UPDATE:
+        case W2J_DELETE:
+        case W2J_TRUNCATE:
+            if (!a->in_xact || a->skipping)
+                return true;
+            if (!open_group(a))
+                break;
+            a->has_changes = true;
+            a->group_bytes += it->bytes;
+            if (rec->action == W2J_TRUNCATE ? apply_truncate(a, it) : apply_row(a, it))
+                return true;
+            break;
+        case W2J_MESSAGE:
+            log_debug("logical message with prefix \"%s\" at " LSN_FMT " (%s)", rec->prefix,
+                      LSN_ARGS(it->pos), rec->transactional ? "transactional" : "standalone");
+            return true;
+    }
+    if (!a->pl.failed)
+    {
+        /* not the target's doing (out of memory, say): already logged */
+        rollback(a);
+        *out = APPLY_FATAL;
+        return false;
+    }
+    rollback(a);
+    *out = failure_outcome(a);
+    return false;
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+/* Wait for a batch, a stop request, or TIMEOUT_MS. */
+static void
+wait_for_work(struct apply *a, int timeout_ms)
+{
+    struct pollfd fds[2] = {{a->ring->full_fd, POLLIN, 0}, {a->st->stop_fd, POLLIN, 0}};
+
+    atomic_store(&a->st->applier_idle, !a->in_xact && !a->group_open);
+    if (poll(fds, 2, timeout_ms) > 0 && (fds[0].revents & POLLIN))
+        ring_clear(a->ring->full_fd);
+}
+
+/* Work to do while no batch is waiting: commit the open group, confirm
+ * skipped positions, refresh the durable position. */
+static bool
+idle_work(struct apply *a, enum apply_outcome *out, int *timeout_ms)
+{
+    int64_t now = stream_now_us();
+    int64_t interval = a->o.conf->status_interval_ms * 1000;
+
+    *timeout_ms = -1;
+    if (a->group_open && !a->in_xact)
+        return commit_group(a, out);
+    if (a->in_xact || a->group_open)
+        return true;
+    if (a->confirm > a->committed)
+    {
+        bool due = now - a->last_progress_commit >= interval ||
+                   (a->o.stop_at != LSN_INVALID && a->confirm >= a->o.stop_at);
+
+        if (due)
+            return progress_commit(a, out);
+        *timeout_ms = (int) ((a->last_progress_commit + interval - now) / 1000) + 1;
+    }
+    if (a->committed > a->durable)
+    {
+        if (now - a->last_durable_check >= DURABLE_EVERY)
+            return check_durable(a, out);
+        *timeout_ms = (int) ((a->last_durable_check + DURABLE_EVERY - now) / 1000) + 1;
+    }
+    return true;
+}
+
+enum apply_outcome
+apply_run(struct apply *a)
+{
+    enum apply_outcome out = APPLY_STOPPED;
+    int64_t delay = a->o.conf->group_delay_ms * 1000;
+
+    for (;;)
+    {
+        struct batch *b;
+        uint32_t i;
+        int timeout;
+
+        if (a->o.stop_at != LSN_INVALID && a->durable >= a->o.stop_at && !a->group_open)
+            return APPLY_REACHED;
+        if (atomic_load(&a->st->stop))
+            break;
+        b = ring_take_full(a->ring);
+        if (b == NULL)
+        {
+            if (!idle_work(a, &out, &timeout))
+                return out;
+            if (a->o.stop_at != LSN_INVALID && a->durable >= a->o.stop_at && !a->group_open)
+                return APPLY_REACHED;
+            if (ring_fill(a->ring) == 0 && !atomic_load(&a->st->stop))
+                wait_for_work(a, timeout);
+            continue;
+        }
+        atomic_store(&a->st->applier_idle, false);
+        for (i = 0; i < b->nitems; i++)
+            if (!apply_item(a, &b->items[i], &out))
+            {
+                ring_give_back(a->ring, b);
+                return out;
+            }
+        ring_give_back(a->ring, b);
+        if (a->group_open && !a->in_xact &&
+            (ring_fill(a->ring) == 0 || stream_now_us() - a->group_start >= delay) &&
+            !commit_group(a, &out))
+            return out;
+        if (a->pl.len > 0 && !pl_poll(&a->pl))
+        {
+            rollback(a);
+            return failure_outcome(a);
+        }
+    }
+
+    /* stop requested: keep what is complete, drop what is not */
+    if (a->group_open && !a->in_xact)
+    {
+        if (!commit_group(a, &out))
+            return out;
+    }
+    else if (a->group_open)
+    {
+        log_info("stopping in the middle of source transaction %u: rolled back, it will be "
+                 "applied from the start next time",
+                 a->xid);
+        rollback(a);
+    }
+    return APPLY_STOPPED;
+}

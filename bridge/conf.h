@@ -1,0 +1,91 @@
+/*
+ * conf.h - the bridge's settings: defaults, configuration file, environment
+ * and command-line flags.
+ *
+ * Every setting has a default, a key in the configuration file (INI syntax,
+ * read with libinih; keys at the top or in a [memori-bridge] section), and a
+ * flag. The two connection strings also come from MEMORI_BRIDGE_SOURCE and
+ * MEMORI_BRIDGE_TARGET. Precedence, highest first: flag, environment, file,
+ * default. Setting flags may stand anywhere on the command line, before or
+ * after the command.
+ *
+ * Passwords in the connection strings (and PGPASSWORD) are registered with
+ * secret.h as soon as they are read, so that no line the program prints can
+ * show them.
+ */
+#ifndef MB_CONF_H
+#define MB_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum conf_log_format
+{
+    CONF_LOG_TEXT = 0,
+    CONF_LOG_JSON,
+};
+
+/* All settings. Strings are owned by the struct (conf_free). Durations are
+ * milliseconds, sizes bytes. */
+struct conf
+{
+    char *source;               /* source connection string, or NULL */
+    char *target;               /* target connection string, or NULL */
+    char *slot;                 /* replication slot name */
+    char *schemas;              /* comma-separated schema list */
+    int64_t status_interval_ms; /* standby status at least this often */
+    int64_t lag_interval_ms;    /* one lag line this often; 0: never */
+    int log_format;             /* enum conf_log_format */
+    int log_level;              /* enum log_level */
+    int64_t group_xacts;        /* source transactions per target transaction, at most */
+    int64_t group_bytes;        /* change bytes per target transaction, at most */
+    int64_t group_delay_ms;     /* a target transaction stays open at most this long */
+    int64_t batch_rows;         /* rows per multi-row statement, at most */
+    int64_t batch_bytes;        /* value bytes per multi-row statement, at most */
+    int64_t ring_batches;       /* batches between reader and applier */
+    int64_t ring_batch_bytes;   /* bytes of one batch */
+    int64_t reconnect_min_ms;   /* first reconnection delay */
+    int64_t reconnect_max_ms;   /* longest reconnection delay */
+    int64_t connect_timeout_ms; /* connection timeout, unless the DSN sets one */
+    char *config_file;          /* the file read, or NULL; owned */
+};
+
+/* The outcome of conf_load. */
+enum conf_status
+{
+    CONF_OK = 0,   /* settings loaded; the command runs */
+    CONF_HELP,     /* --help before the command: usage printed */
+    CONF_VERSION,  /* --version: printed */
+    CONF_USAGE,    /* bad flag, value or file: reason logged; exit 2 */
+};
+
+/*
+ * Fill *CONF from the defaults, the configuration file (--config FILE), the
+ * environment and the setting flags of ARGV (ARGC entries, ARGV[0] the program).
+ * The arguments that are not setting flags (the command and its own options)
+ * are stored, in order, in REST (which must hold ARGC entries; borrowed from
+ * ARGV), and their number in *NREST. On CONF_USAGE a one-line reason has been
+ * logged. The caller frees *CONF with conf_free in every case.
+ */
+enum conf_status conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest);
+
+void conf_free(struct conf *conf);
+
+/* Print the settings' flags, defaults and help, for --help. */
+void conf_print_help(FILE *out);
+
+/* Print every setting as a documented configuration file, with its default,
+ * its flag and environment variable (the example under config/ is this). */
+void conf_print_example(FILE *out);
+
+/* Parse a duration ("250ms", "10s", "1.5s", "2min", "1h"; a bare number is
+ * seconds) into *MS. Returns false when S is not one. */
+bool conf_parse_duration(const char *s, int64_t *ms);
+
+/* Parse a size ("512kB", "64MB", "1GB", "4096"; a bare number is bytes; units
+ * of 1024) into *BYTES. Returns false when S is not one. */
+bool conf_parse_size(const char *s, int64_t *bytes);
+
+#endif

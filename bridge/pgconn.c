@@ -1,0 +1,250 @@
+/*
+ * pgconn.c - connecting with pinned settings, and naming what went wrong.
+ */
+#include "bridge/pgconn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/log.h"
+
+/* The value of KEYWORD in the parsed DSN, or NULL. */
+static const char *
+option_value(PQconninfoOption *opts, const char *keyword)
+{
+    for (; opts != NULL && opts->keyword != NULL; opts++)
+        if (strcmp(opts->keyword, keyword) == 0)
+            return opts->val;
+    return NULL;
+}
+
+char *
+pgconn_describe(PGconn *conn, char *buf, size_t len)
+{
+    const char *host = PQhost(conn), *port = PQport(conn), *db = PQdb(conn),
+               *user = PQuser(conn);
+
+    snprintf(buf, len, "host=%s port=%s dbname=%s user=%s", host && *host ? host : "(default)",
+             port && *port ? port : "5432", db ? db : "", user ? user : "");
+    return buf;
+}
+
+/* One line of a libpq connection error, with a hint for the usual causes. */
+static void
+log_connect_failure(PGconn *conn, const char *role, enum pgconn_failure *failure)
+{
+    char where[512], msg[1024];
+    const char *hint = NULL;
+    enum pgconn_failure f = PGCONN_FATAL;
+    char *nl;
+
+    pgconn_describe(conn, where, sizeof(where));
+    snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
+    /* libpq 15 may report several attempts on several lines: keep the last */
+    while ((nl = strrchr(msg, '\n')) != NULL && nl[1] == '\0')
+        *nl = '\0';
+    if ((nl = strrchr(msg, '\n')) != NULL)
+        memmove(msg, nl + 1, strlen(nl + 1) + 1);
+    if (strncmp(msg, "connection to server at ", 24) == 0 && strstr(msg, "failed: ") != NULL)
+        memmove(msg, strstr(msg, "failed: ") + 8, strlen(strstr(msg, "failed: ") + 8) + 1);
+    if (strstr(msg, "password authentication failed") != NULL ||
+        strstr(msg, "no password supplied") != NULL)
+        hint = "check the password in the connection string, PGPASSWORD or ~/.pgpass";
+    else if (strstr(msg, "Connection refused") != NULL ||
+             strstr(msg, "could not translate host name") != NULL ||
+             strstr(msg, "timeout expired") != NULL || strstr(msg, "No route to host") != NULL)
+    {
+        hint = "is the server running there and accepting TCP connections? check host and port";
+        f = PGCONN_TRANSIENT;
+    }
+    else if (strstr(msg, "the database system is") != NULL)
+    {
+        hint = "the server is starting up or shutting down; try again shortly";
+        f = PGCONN_TRANSIENT;
+    }
+    else if (strstr(msg, "no pg_hba.conf entry") != NULL)
+        hint = "allow this client in the server's pg_hba.conf, then reload it";
+    else if (strstr(msg, "does not exist") != NULL)
+        hint = "check the database and user names in the connection string";
+    else if (strstr(msg, "must be superuser or replication role") != NULL ||
+             strstr(msg, "permission denied to start WAL sender") != NULL ||
+             strstr(msg, "must have the REPLICATION attribute") != NULL)
+        hint = "grant it: ALTER ROLE <user> WITH REPLICATION";
+    if (hint != NULL)
+        log_error("could not connect to the %s (%s): %s; %s", role, where, msg, hint);
+    else
+        log_error("could not connect to the %s (%s): %s", role, where, msg);
+    if (failure != NULL)
+        *failure = f;
+}
+
+PGconn *
+pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, const char *appname,
+            int64_t connect_timeout_ms, enum pgconn_failure *failure)
+{
+    const char *keywords[8], *values[8];
+    PQconninfoOption *opts;
+    char *errmsg = NULL;
+    char options[1024], timeout[32];
+    const char *user_options;
+    PGconn *conn;
+    int n = 0;
+
+    if (failure != NULL)
+        *failure = PGCONN_FATAL;
+    opts = PQconninfoParse(dsn, &errmsg);
+    if (opts == NULL)
+    {
+        /* libpq's reason names the syntax problem; it never quotes the password */
+        log_error("the %s connection string is not valid: %s", role,
+                  errmsg ? errmsg : "out of memory");
+        PQfreemem(errmsg);
+        return NULL;
+    }
+    /* the DSN's own options (or PGOPTIONS), then ours, which win */
+    user_options = option_value(opts, "options");
+    if (user_options == NULL || *user_options == '\0')
+        user_options = getenv("PGOPTIONS");
+    snprintf(options, sizeof(options), "%s%s%s", user_options ? user_options : "",
+             user_options && *user_options ? " " : "", PGCONN_PINNED_OPTIONS);
+
+    keywords[n] = "dbname";
+    values[n++] = dsn;
+    keywords[n] = "options";
+    values[n++] = options;
+    keywords[n] = "client_encoding";
+    values[n++] = "UTF8";
+    keywords[n] = "fallback_application_name";
+    values[n++] = appname;
+    if (option_value(opts, "connect_timeout") == NULL && getenv("PGCONNECT_TIMEOUT") == NULL)
+    {
+        snprintf(timeout, sizeof(timeout), "%lld",
+                 (long long) ((connect_timeout_ms + 999) / 1000));
+        keywords[n] = "connect_timeout";
+        values[n++] = timeout;
+    }
+    if (kind == PGCONN_REPLICATION)
+    {
+        keywords[n] = "replication";
+        values[n++] = "database";
+    }
+    keywords[n] = NULL;
+    values[n] = NULL;
+    PQconninfoFree(opts);
+
+    conn = PQconnectdbParams(keywords, values, 1);
+    if (conn == NULL)
+    {
+        log_error("could not connect to the %s: out of memory", role);
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK)
+    {
+        log_connect_failure(conn, role, failure);
+        PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+const char *
+pgconn_sqlstate(const PGresult *result)
+{
+    const char *s = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+
+    return s ? s : "";
+}
+
+enum pgconn_failure
+pgconn_classify(PGconn *conn, const PGresult *result)
+{
+    const char *state = pgconn_sqlstate(result);
+
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+        return PGCONN_TRANSIENT;
+    if (strncmp(state, "08", 2) == 0 ||      /* connection exception */
+        strcmp(state, "57P01") == 0 ||       /* admin shutdown */
+        strcmp(state, "57P02") == 0 ||       /* crash shutdown */
+        strcmp(state, "57P03") == 0 ||       /* cannot connect now */
+        strcmp(state, "40001") == 0 ||       /* serialization failure */
+        strcmp(state, "40P01") == 0 ||       /* deadlock detected */
+        strcmp(state, "55P03") == 0 ||       /* lock not available */
+        strcmp(state, "53300") == 0)         /* too many connections */
+        return PGCONN_TRANSIENT;
+    return PGCONN_FATAL;
+}
+
+char *
+pgconn_error(PGconn *conn, const PGresult *result, char *buf, size_t len)
+{
+    const char *primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    char *nl;
+
+    if (primary == NULL)
+    {
+        const char *m = result ? PQresultErrorMessage(result) : "";
+
+        if (m == NULL || *m == '\0')
+            m = conn ? PQerrorMessage(conn) : "unknown error";
+        if (strncmp(m, "ERROR:  ", 8) == 0 || strncmp(m, "FATAL:  ", 8) == 0)
+            m += 8;
+        snprintf(buf, len, "%s", m);
+    }
+    else if (detail != NULL)
+        snprintf(buf, len, "%s (%s)", primary, detail);
+    else
+        snprintf(buf, len, "%s", primary);
+    while ((nl = strchr(buf, '\n')) != NULL)
+    {
+        if (nl[1] == '\0')
+            *nl = '\0';
+        else
+            *nl = ' ';
+    }
+    if (buf[0] == '\0')
+        snprintf(buf, len, "%s", "the connection was lost");
+    return buf;
+}
+
+PGresult *
+pgconn_exec(PGconn *conn, const char *what, const char *sql, int nparams,
+            const char *const *params, enum pgconn_failure *failure)
+{
+    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    char msg[1024];
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    log_error("%s: %s", what, pgconn_error(conn, res, msg, sizeof(msg)));
+    if (failure != NULL)
+        *failure = pgconn_classify(conn, res);
+    PQclear(res);
+    return NULL;
+}
+
+bool
+pgconn_quote_ident(const char *name, char *buf, size_t len)
+{
+    size_t n = 0;
+    const char *p;
+
+    if (len < 3)
+        return false;
+    buf[n++] = '"';
+    for (p = name; *p != '\0'; p++)
+    {
+        if (n + 3 > len)
+            return false;
+        if (*p == '"')
+            buf[n++] = '"';
+        buf[n++] = *p;
+    }
+    if (n + 2 > len)
+        return false;
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return true;
+}

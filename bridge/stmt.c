@@ -1,0 +1,755 @@
+/*
+ * stmt.c - statement shapes, their SQL, and the binary text[] parameters of a
+ * multi-row batch.
+ *
+ * A shape is (table, action, the message's column names in order, its
+ * identity names in order, whether the key changes). wal2json writes columns
+ * in attnum order and leaves out only unchanged TOASTed values, so a table has
+ * few shapes and each is prepared once per connection.
+ */
+#include "bridge/stmt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEXTOID          25
+#define ARRAY_HEADER     20 /* ndim, flags, element type, dim, lower bound */
+#define FNV_OFFSET       UINT64_C(14695981039346656037)
+#define FNV_PRIME        UINT64_C(1099511628211)
+#define KEYCHANGE_SALT   UINT64_C(0x9e3779b97f4a7c15)
+#define CACHE_BUCKETS    256
+
+static uint64_t
+fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ s[i]) * FNV_PRIME;
+    return h;
+}
+
+void
+stmt_cache_init(struct stmt_cache *c)
+{
+    memset(c, 0, sizeof(*c));
+}
+
+static void
+stmt_free(struct stmt *st)
+{
+    uint32_t i;
+
+    for (i = 0; i < st->ncolumns + st->nidentity; i++)
+        free(st->names[i]);
+    free(st->names);
+    free(st->col_param);
+    free(st->id_param);
+    free(st->pk_in_cols);
+    free(st->sql);
+    free(st);
+}
+
+void
+stmt_cache_clear(struct stmt_cache *c)
+{
+    unsigned i;
+
+    for (i = 0; i < c->nbuckets; i++)
+    {
+        struct stmt *st = c->buckets[i], *next;
+
+        for (; st != NULL; st = next)
+        {
+            next = st->next;
+            stmt_free(st);
+        }
+    }
+    free(c->buckets);
+    memset(c, 0, sizeof(*c));
+}
+
+static uint64_t
+shape_hash(const struct cat_table *t, const struct w2j_record *rec)
+{
+    uint64_t h = fnv(FNV_OFFSET, &t->oid, sizeof(t->oid));
+    char a = (char) rec->action;
+    uint32_t i;
+
+    h = fnv(h, &a, 1);
+    for (i = 0; i < rec->ncolumns; i++)
+        h = fnv(h, rec->columns[i].name, rec->columns[i].name_len + 1);
+    h = fnv(h, "|", 1);
+    for (i = 0; i < rec->nidentity; i++)
+        h = fnv(h, rec->identity[i].name, rec->identity[i].name_len + 1);
+    return h;
+}
+
+static bool
+same_shape(const struct stmt *st, const struct cat_table *t, const struct w2j_record *rec,
+           bool keychange)
+{
+    uint32_t i;
+
+    if (st->table != t || st->action != rec->action || st->keychange != keychange ||
+        st->ncolumns != rec->ncolumns || st->nidentity != rec->nidentity)
+        return false;
+    for (i = 0; i < rec->ncolumns; i++)
+        if (strcmp(st->names[i], rec->columns[i].name) != 0)
+            return false;
+    for (i = 0; i < rec->nidentity; i++)
+        if (strcmp(st->names[rec->ncolumns + i], rec->identity[i].name) != 0)
+            return false;
+    return true;
+}
+
+static void
+put_ident(FILE *f, const char *name)
+{
+    fputc('"', f);
+    for (; *name; name++)
+    {
+        if (*name == '"')
+            fputc('"', f);
+        fputc(*name, f);
+    }
+    fputc('"', f);
+}
+
+/* "unnest($1::text[], ..., $N::text[]) AS u(p1, ..., pN)" */
+static void
+put_unnest(FILE *f, int nparams)
+{
+    int i;
+
+    fputs("unnest(", f);
+    for (i = 1; i <= nparams; i++)
+        fprintf(f, "%s$%d::text[]", i > 1 ? ", " : "", i);
+    fputs(") AS u(", f);
+    for (i = 1; i <= nparams; i++)
+        fprintf(f, "%sp%d", i > 1 ? ", " : "", i);
+    fputc(')', f);
+}
+
+/* The statement's SQL. PTYPE[p] is the target type of parameter p, PCOL[p]
+ * its target column name. */
+static char *
+build_sql(const struct stmt *st, const char *const *pcol, const char *const *ptype)
+{
+    const char *q = st->table->qualified;
+    char *sql = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&sql, &len);
+    int p;
+    bool first = true;
+
+    if (f == NULL)
+        return NULL;
+    switch (st->action)
+    {
+        case W2J_INSERT:
+            fprintf(f, "INSERT INTO %s AS t (", q);
+            for (p = 0; p < st->nparams; p++)
+            {
+                fputs(p ? ", " : "", f);
+                put_ident(f, pcol[p]);
+            }
+            fputs(") OVERRIDING SYSTEM VALUE SELECT ", f);
+            for (p = 0; p < st->nparams; p++)
+                fprintf(f, "%su.p%d::%s", p ? ", " : "", p + 1, ptype[p]);
+            fputs(" FROM ", f);
+            put_unnest(f, st->nparams);
+            break;
+        case W2J_UPDATE:
+        case W2J_DELETE:
+            if (st->by_text)
+            {
+                fputs("WITH u AS (SELECT * FROM ", f);
+                put_unnest(f, st->nparams);
+                fprintf(f, "), hit AS (SELECT s.ctid AS tid FROM ONLY %s AS s, u WHERE ", q);
+                for (p = 0; p < st->nkeys; p++)
+                {
+                    fputs(p ? " AND s." : "s.", f);
+                    put_ident(f, pcol[p]);
+                    fprintf(f, "::text IS NOT DISTINCT FROM u.p%d", p + 1);
+                }
+                fputs(" LIMIT 1) ", f);
+            }
+            if (st->action == W2J_DELETE)
+                fprintf(f, "DELETE FROM ONLY %s AS t USING ", q);
+            else
+            {
+                fprintf(f, "UPDATE ONLY %s AS t SET ", q);
+                for (p = st->nkeys; p < st->nparams; p++)
+                {
+                    fputs(first ? "" : ", ", f);
+                    first = false;
+                    put_ident(f, pcol[p]);
+                    fprintf(f, " = u.p%d::%s", p + 1, ptype[p]);
+                }
+                if (first)
+                {
+                    /* nothing to set but the key, unchanged: the row must still exist */
+                    put_ident(f, pcol[0]);
+                    fputs(" = t.", f);
+                    put_ident(f, pcol[0]);
+                }
+                fputs(" FROM ", f);
+            }
+            if (st->by_text)
+                fputs(st->action == W2J_DELETE ? "hit WHERE t.ctid = hit.tid"
+                                               : "u, hit WHERE t.ctid = hit.tid",
+                      f);
+            else
+            {
+                put_unnest(f, st->nparams);
+                fputs(" WHERE ", f);
+                for (p = 0; p < st->nkeys; p++)
+                {
+                    fputs(p ? " AND t." : "t.", f);
+                    put_ident(f, pcol[p]);
+                    fprintf(f, " = u.p%d::%s", p + 1, ptype[p]);
+                }
+            }
+            break;
+        default:
+            break;
+    }
+    if (fclose(f) != 0)
+    {
+        free(sql);
+        return NULL;
+    }
+    return sql;
+}
+
+static struct stmt *
+create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec, bool keychange,
+       uint64_t hash, struct stmt_error *err)
+{
+    uint32_t n = rec->ncolumns + rec->nidentity, i, j;
+    struct stmt *st = calloc(1, sizeof(*st));
+    const char **pcol = calloc(n + 1, sizeof(char *));
+    const char **ptype = calloc(n + 1, sizeof(char *));
+    int np = 0;
+
+    if (st == NULL || pcol == NULL || ptype == NULL)
+        goto oom;
+    st->hash = hash;
+    st->table = t;
+    st->action = rec->action;
+    st->keychange = keychange;
+    st->ncolumns = rec->ncolumns;
+    st->nidentity = rec->nidentity;
+    st->names = calloc(n + 1, sizeof(char *));
+    st->col_param = calloc(rec->ncolumns + 1, sizeof(int));
+    st->id_param = calloc(rec->nidentity + 1, sizeof(int));
+    st->pk_in_cols = calloc(rec->nidentity + 1, sizeof(int));
+    if (st->names == NULL || st->col_param == NULL || st->id_param == NULL ||
+        st->pk_in_cols == NULL)
+        goto oom;
+    for (i = 0; i < n; i++)
+    {
+        const struct w2j_column *col =
+            i < rec->ncolumns ? &rec->columns[i] : &rec->identity[i - rec->ncolumns];
+
+        st->names[i] = strdup(col->name);
+        if (st->names[i] == NULL)
+            goto oom;
+    }
+
+    /* every column of the message must exist on the target */
+    for (i = 0; i < n; i++)
+    {
+        const struct w2j_column *col =
+            i < rec->ncolumns ? &rec->columns[i] : &rec->identity[i - rec->ncolumns];
+
+        if (catalog_column(t, col->name, col->name_len) < 0)
+        {
+            snprintf(err->message, sizeof(err->message),
+                     "column \"%s\" of %s.%s is missing on the target; add it there (ALTER TABLE "
+                     "%s ADD COLUMN \"%s\" %s), then run again",
+                     col->name, t->schema, t->name, t->qualified, col->name,
+                     col->type ? col->type : "<type>");
+            goto fail;
+        }
+    }
+
+    /* key parameters first: how an UPDATE or DELETE finds its row */
+    if (rec->action != W2J_INSERT)
+    {
+        int pk_found = 0;
+
+        if (rec->nidentity == 0)
+        {
+            snprintf(err->message, sizeof(err->message),
+                     "%s of %s.%s carries no identity to find the row by; give the source table a "
+                     "primary key or REPLICA IDENTITY FULL",
+                     w2j_action_name(rec->action), t->schema, t->name);
+            goto fail;
+        }
+        for (j = 0; j < rec->nidentity; j++)
+        {
+            int ci = catalog_column(t, rec->identity[j].name, rec->identity[j].name_len);
+
+            if (t->cols[ci].pk)
+                pk_found++;
+        }
+        st->by_text = t->npk == 0 || pk_found < t->npk;
+        for (j = 0; j < rec->nidentity; j++)
+        {
+            int ci = catalog_column(t, rec->identity[j].name, rec->identity[j].name_len);
+
+            st->id_param[j] = -1;
+            if (st->by_text || t->cols[ci].pk)
+            {
+                st->pk_in_cols[np] = -1;
+                for (i = 0; i < rec->ncolumns; i++)
+                    if (strcmp(rec->columns[i].name, rec->identity[j].name) == 0)
+                        st->pk_in_cols[np] = (int) i;
+                st->id_param[j] = np;
+                pcol[np] = t->cols[ci].name;
+                ptype[np++] = t->cols[ci].type;
+            }
+        }
+        st->nkeys = np;
+    }
+
+    /* then the values written */
+    for (i = 0; i < rec->ncolumns; i++)
+    {
+        int ci = catalog_column(t, rec->columns[i].name, rec->columns[i].name_len);
+
+        st->col_param[i] = -1;
+        if (rec->action == W2J_DELETE || t->cols[ci].generated)
+            continue;
+        if (rec->action == W2J_UPDATE && !keychange && !st->by_text && t->cols[ci].pk)
+            continue; /* the key, unchanged: found by, not written */
+        st->col_param[i] = np;
+        pcol[np] = t->cols[ci].name;
+        ptype[np++] = t->cols[ci].type;
+    }
+    st->nparams = np;
+    if (np == 0)
+    {
+        snprintf(err->message, sizeof(err->message),
+                 "%s of %s.%s has no column the target can take", w2j_action_name(rec->action),
+                 t->schema, t->name);
+        goto fail;
+    }
+    st->single = keychange || st->by_text;
+    snprintf(st->name, sizeof(st->name), "mb%u", ++c->serial);
+    st->sql = build_sql(st, pcol, ptype);
+    if (st->sql == NULL)
+        goto oom;
+    free(pcol);
+    free(ptype);
+    return st;
+oom:
+    snprintf(err->message, sizeof(err->message), "out of memory preparing a statement");
+fail:
+    if (st != NULL)
+    {
+        st->ncolumns = 0;
+        st->nidentity = 0;
+        for (i = 0; st->names != NULL && i < n; i++)
+            free(st->names[i]);
+        stmt_free(st);
+    }
+    free(pcol);
+    free(ptype);
+    return NULL;
+}
+
+static struct stmt *
+find_or_create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec,
+               bool keychange, uint64_t hash, struct stmt_error *err)
+{
+    struct stmt *st;
+    unsigned b;
+
+    if (c->buckets == NULL)
+    {
+        c->buckets = calloc(CACHE_BUCKETS, sizeof(struct stmt *));
+        if (c->buckets == NULL)
+        {
+            snprintf(err->message, sizeof(err->message), "out of memory");
+            return NULL;
+        }
+        c->nbuckets = CACHE_BUCKETS;
+    }
+    b = (unsigned) (hash & (c->nbuckets - 1));
+    for (st = c->buckets[b]; st != NULL; st = st->next)
+        if (st->hash == hash && same_shape(st, t, rec, keychange))
+            return st;
+    st = create(c, t, rec, keychange, hash, err);
+    if (st == NULL)
+        return NULL;
+    st->next = c->buckets[b];
+    c->buckets[b] = st;
+    c->count++;
+    return st;
+}
+
+static bool
+same_value(const struct w2j_value *a, const struct w2j_value *b)
+{
+    if (a->text == NULL || b->text == NULL)
+        return a->text == b->text;
+    return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
+}
+
+bool
+stmt_changes_key(const struct stmt *st, const struct w2j_record *rec)
+{
+    uint32_t j;
+
+    if (st->action != W2J_UPDATE || st->by_text)
+        return false;
+    for (j = 0; j < rec->nidentity; j++)
+    {
+        int k = st->id_param[j];
+
+        if (k >= 0 && st->pk_in_cols[k] >= 0 &&
+            !same_value(&rec->identity[j].value, &rec->columns[st->pk_in_cols[k]].value))
+            return true;
+    }
+    return false;
+}
+
+struct stmt *
+stmt_lookup(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec,
+            struct stmt_error *err)
+{
+    uint64_t h = shape_hash(t, rec);
+    struct stmt *st = find_or_create(c, t, rec, false, h, err);
+
+    if (st != NULL && stmt_changes_key(st, rec))
+        st = find_or_create(c, t, rec, true, h ^ KEYCHANGE_SALT, err);
+    return st;
+}
+
+void
+stmt_batch_init(struct stmt_batch *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+void
+stmt_batch_free(struct stmt_batch *b)
+{
+    int i;
+
+    for (i = 0; i < b->cap_params; i++)
+        free(b->params[i].data);
+    free(b->params);
+    free(b->hasnull);
+    free(b->values);
+    free(b->lengths);
+    free(b->formats);
+    free(b->keys);
+    memset(b, 0, sizeof(*b));
+}
+
+void
+stmt_batch_reset(struct stmt_batch *b, size_t limit)
+{
+    int i;
+
+    for (i = 0; i < b->cap_params; i++)
+    {
+        if (b->params[i].cap > limit)
+        {
+            free(b->params[i].data);
+            b->params[i].data = NULL;
+            b->params[i].cap = 0;
+        }
+        b->params[i].len = 0;
+    }
+    if (b->keys != NULL && b->nrows > 0)
+        memset(b->keys, 0, b->keys_cap * sizeof(uint64_t));
+    b->st = NULL;
+    b->nrows = 0;
+    b->bytes = 0;
+}
+
+static bool
+reserve_params(struct stmt_batch *b, int n)
+{
+    struct stmt_param *p;
+    bool *hn;
+    const char **v;
+    int *l, *f, i;
+
+    if (n <= b->cap_params)
+        return true;
+    p = realloc(b->params, (size_t) n * sizeof(*p));
+    if (p == NULL)
+        return false;
+    b->params = p;
+    for (i = b->cap_params; i < n; i++)
+        memset(&p[i], 0, sizeof(p[i]));
+    hn = realloc(b->hasnull, (size_t) n * sizeof(*hn));
+    v = realloc(b->values, (size_t) n * sizeof(*v));
+    if (hn != NULL)
+        b->hasnull = hn;
+    if (v != NULL)
+        b->values = v;
+    l = realloc(b->lengths, (size_t) n * sizeof(*l));
+    if (l != NULL)
+        b->lengths = l;
+    f = realloc(b->formats, (size_t) n * sizeof(*f));
+    if (f != NULL)
+        b->formats = f;
+    if (hn == NULL || v == NULL || l == NULL || f == NULL)
+        return false;
+    b->cap_params = n;
+    return true;
+}
+
+static void
+put_be32(char *p, uint32_t v)
+{
+    p[0] = (char) (v >> 24);
+    p[1] = (char) (v >> 16);
+    p[2] = (char) (v >> 8);
+    p[3] = (char) v;
+}
+
+static bool
+append_element(struct stmt_param *p, const struct w2j_value *v)
+{
+    size_t need = 4 + (v->text ? v->len : 0);
+
+    if (p->len == 0)
+        p->len = ARRAY_HEADER;
+    if (p->len + need > p->cap)
+    {
+        size_t cap = p->cap ? p->cap : 256;
+        char *d;
+
+        while (cap < p->len + need)
+            cap *= 2;
+        d = realloc(p->data, cap);
+        if (d == NULL)
+            return false;
+        p->data = d;
+        p->cap = cap;
+    }
+    if (v->text == NULL)
+        put_be32(p->data + p->len, UINT32_MAX); /* -1: NULL */
+    else
+    {
+        put_be32(p->data + p->len, (uint32_t) v->len);
+        memcpy(p->data + p->len + 4, v->text, v->len);
+    }
+    p->len += need;
+    return true;
+}
+
+uint64_t
+stmt_key_hash(const struct stmt *st, const struct w2j_record *rec)
+{
+    uint64_t h = FNV_OFFSET;
+    uint32_t j;
+
+    for (j = 0; j < rec->nidentity; j++)
+    {
+        const struct w2j_value *v = &rec->identity[j].value;
+
+        if (st->id_param[j] < 0)
+            continue;
+        if (v->text == NULL)
+            h = fnv(h, "\0N", 2);
+        else
+            h = fnv(h, v->text, v->len + 1);
+    }
+    return h ? h : 1;
+}
+
+bool
+stmt_batch_has_key(const struct stmt_batch *b, uint64_t key)
+{
+    uint32_t i;
+
+    if (b->keys == NULL || b->nrows == 0)
+        return false;
+    for (i = (uint32_t) key & (b->keys_cap - 1); b->keys[i] != 0; i = (i + 1) & (b->keys_cap - 1))
+        if (b->keys[i] == key)
+            return true;
+    return false;
+}
+
+static void
+insert_key(uint64_t *keys, uint32_t cap, uint64_t key)
+{
+    uint32_t i;
+
+    for (i = (uint32_t) key & (cap - 1); keys[i] != 0 && keys[i] != key; i = (i + 1) & (cap - 1))
+        ;
+    keys[i] = key;
+}
+
+static bool
+add_key(struct stmt_batch *b, uint64_t key)
+{
+    if ((b->nrows + 1) * 2 > b->keys_cap)
+    {
+        uint32_t cap = b->keys_cap ? b->keys_cap * 2 : 64, i;
+        uint64_t *keys = calloc(cap, sizeof(uint64_t));
+
+        if (keys == NULL)
+            return false;
+        for (i = 0; i < b->keys_cap; i++)
+            if (b->keys[i] != 0)
+                insert_key(keys, cap, b->keys[i]);
+        free(b->keys);
+        b->keys = keys;
+        b->keys_cap = cap;
+    }
+    insert_key(b->keys, b->keys_cap, key);
+    return true;
+}
+
+bool
+stmt_batch_add(struct stmt_batch *b, struct stmt *st, const struct w2j_record *rec, uint64_t key)
+{
+    uint32_t i;
+
+    if (!reserve_params(b, st->nparams))
+        return false;
+    if (b->nrows == 0)
+    {
+        int p;
+
+        for (p = 0; p < st->nparams; p++)
+        {
+            b->params[p].len = 0;
+            b->hasnull[p] = false;
+        }
+    }
+    b->st = st;
+    for (i = 0; i < rec->nidentity; i++)
+    {
+        int p = st->id_param[i];
+
+        if (p < 0)
+            continue;
+        if (!append_element(&b->params[p], &rec->identity[i].value))
+            return false;
+        b->hasnull[p] |= rec->identity[i].value.text == NULL;
+        b->bytes += rec->identity[i].value.len;
+    }
+    for (i = 0; i < rec->ncolumns; i++)
+    {
+        int p = st->col_param[i];
+
+        if (p < 0)
+            continue;
+        if (!append_element(&b->params[p], &rec->columns[i].value))
+            return false;
+        b->hasnull[p] |= rec->columns[i].value.text == NULL;
+        b->bytes += rec->columns[i].value.len;
+    }
+    if (st->action != W2J_INSERT && !add_key(b, key))
+        return false;
+    b->nrows++;
+    return true;
+}
+
+int
+stmt_batch_finish(struct stmt_batch *b)
+{
+    int p;
+
+    for (p = 0; p < b->st->nparams; p++)
+    {
+        char *h = b->params[p].data;
+
+        put_be32(h, 1);                        /* dimensions */
+        put_be32(h + 4, b->hasnull[p] ? 1 : 0); /* flags */
+        put_be32(h + 8, TEXTOID);               /* element type */
+        put_be32(h + 12, b->nrows);             /* elements */
+        put_be32(h + 16, 1);                    /* lower bound */
+        b->values[p] = h;
+        b->lengths[p] = (int) b->params[p].len;
+        b->formats[p] = 1;
+    }
+    return b->st->nparams;
+}
+
+static void
+describe_value(FILE *f, const struct w2j_value *v)
+{
+    size_t n = v->text ? v->len : 0;
+
+    if (v->text == NULL)
+        fputs("NULL", f);
+    else if (n > 64)
+        fprintf(f, "%.60s...", v->text);
+    else
+        fwrite(v->text, 1, n, f);
+}
+
+char *
+stmt_describe_key(const struct stmt *st, const struct w2j_record *rec, char *buf, size_t len)
+{
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *f = open_memstream(&text, &tlen);
+    uint32_t i;
+    int n = 0;
+
+    if (f == NULL)
+    {
+        snprintf(buf, len, "(unknown)");
+        return buf;
+    }
+    if (rec->action == W2J_INSERT)
+    {
+        /* the new row's primary key, or its first column */
+        fputc('(', f);
+        for (i = 0; i < rec->ncolumns; i++)
+        {
+            int ci = catalog_column(st->table, rec->columns[i].name, rec->columns[i].name_len);
+
+            if (ci >= 0 && (st->table->cols[ci].pk || (st->table->npk == 0 && i == 0)))
+                fprintf(f, "%s%s", n++ ? ", " : "", rec->columns[i].name);
+        }
+        fputs(")=(", f);
+        n = 0;
+        for (i = 0; i < rec->ncolumns; i++)
+        {
+            int ci = catalog_column(st->table, rec->columns[i].name, rec->columns[i].name_len);
+
+            if (ci >= 0 && (st->table->cols[ci].pk || (st->table->npk == 0 && i == 0)))
+            {
+                fputs(n++ ? ", " : "", f);
+                describe_value(f, &rec->columns[i].value);
+            }
+        }
+        fputc(')', f);
+    }
+    else
+    {
+        fputc('(', f);
+        for (i = 0; i < rec->nidentity; i++)
+            if (st->id_param[i] >= 0)
+                fprintf(f, "%s%s", n++ ? ", " : "", rec->identity[i].name);
+        fputs(")=(", f);
+        n = 0;
+        for (i = 0; i < rec->nidentity; i++)
+            if (st->id_param[i] >= 0)
+            {
+                fputs(n++ ? ", " : "", f);
+                describe_value(f, &rec->identity[i].value);
+            }
+        fputc(')', f);
+    }
+    fclose(f);
+    snprintf(buf, len, "%s", text ? text : "");
+    free(text);
+    return buf;
+}
