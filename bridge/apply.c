@@ -188,7 +188,15 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
         *failure = pgconn_classify(a->conn, res);
         pgconn_error(a->conn, res, msg, sizeof(msg));
         if (strcmp(pgconn_sqlstate(res), "55006") == 0 &&
-            (pid = strstr(msg, "for PID ")) != NULL)
+            (pid = strstr(msg, "for PID ")) != NULL && !opts->busy_final)
+        {
+            log_debug("replication origin \"%s\" is in use by PID %ld on the target; waiting "
+                      "for it",
+                      opts->origin, strtol(pid + 8, NULL, 10));
+            *failure = PGCONN_BUSY;
+        }
+        else if (strcmp(pgconn_sqlstate(res), "55006") == 0 &&
+                 (pid = strstr(msg, "for PID ")) != NULL)
         {
             log_error("another bridge is applying through replication origin \"%s\" (PID %ld on "
                       "the target); stop it first, or give this one another --slot",
@@ -398,6 +406,7 @@ flush_rows(struct apply *a)
     if (a->pend.nrows > 1)
         a->pend_e.what[0] = '\0';
     a->group_changes += a->pend.nrows;
+    atomic_fetch_add(&a->st->written, a->pend.nrows);
     if (!pl_send_prepared(&a->pl, &a->pend_e, n, a->pend.values, a->pend.lengths,
                           a->pend.formats))
         return false;
@@ -795,6 +804,14 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
             a->nextlsn = rec->nextlsn;
             copy_ts(a->ts, rec);
             a->skipping = (rec->present & W2J_HAS_NEXTLSN) && rec->nextlsn <= a->start;
+            if (!a->group_open && !a->skipping && rec->timestamp != NULL)
+            {
+                /* the oldest transaction not yet applied: lag is counted from it */
+                int64_t us;
+
+                if (lag_parse_timestamp(rec->timestamp, &us))
+                    atomic_store(&a->st->applied_commit_us, us);
+            }
             if (a->skipping)
                 log_debug("skipping source transaction %u (ends at " LSN_FMT
                           ", already applied)",

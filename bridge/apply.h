@@ -51,6 +51,7 @@ struct apply_options
     bool careful;             /* one transaction and one row at a time */
     lsn_t careful_until;      /* careful mode ends once past this position */
     lsn_t stop_at;            /* APPLY_REACHED once durable progress reaches it (0: never) */
+    bool busy_final;          /* an origin in use is an error now, not PGCONN_BUSY */
 };
 
 struct apply; /* opaque: apply.c */

@@ -1,10 +1,11 @@
 /*
  * catalog.c - the target's tables, from its own catalog.
  *
- * The cast type is format_type(atttypid, NULL), the type without its
+ * The cast type is the type's own name, schema-qualified, without a
  * modifier: an explicit cast to varchar(10) would cut a longer value short
  * without a word, while assigning the uncut value to the column applies the
- * column's own modifier, which refuses it.
+ * column's own modifier, which refuses it. Not format_type(): its "character"
+ * and "bit" mean char(1) and bit(1) in a cast, and would cut "ab" to "a".
  */
 #include "bridge/catalog.h"
 
@@ -15,12 +16,15 @@
 
 static const char catalog_sql[] =
     "SELECT c.oid, n.nspname, c.relname, a.attname, "
-    "       pg_catalog.format_type(a.atttypid, NULL), a.attgenerated <> '', "
+    "       pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(ty.typname), "
+    "       a.attgenerated <> '', "
     "       coalesce(a.attnum = ANY (i.indkey::int2[]), false) "
     "FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
     "     AND NOT a.attisdropped "
+    "JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
+    "JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace "
     "LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary "
     "WHERE n.nspname = ANY (pg_catalog.string_to_array($1, ',')) "
     "  AND c.relkind IN ('r', 'p') "

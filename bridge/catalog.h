@@ -22,8 +22,8 @@
 struct cat_column
 {
     char *name;     /* owned: the column name */
-    char *type;     /* owned: format_type(atttypid, NULL): the type without its
-                     * modifier, quoted as needed ("character varying", "integer[]") */
+    char *type;     /* owned: the type's schema-qualified name without a modifier,
+                     * quoted as needed (pg_catalog.bpchar, pg_catalog._int4) */
     bool generated; /* a generated column: computed by the target, never written */
     bool pk;        /* part of the primary key */
 };

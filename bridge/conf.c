@@ -81,6 +81,9 @@ static const struct setting settings[] = {
      "longest delay between reconnection attempts (doubles from reconnect_min, with jitter)"},
     {"connect_timeout", "--connect-timeout", NULL, T_DURATION, F(connect_timeout_ms), "10s", 1000,
      MS_DAY, "give up connecting after this long, unless the DSN sets connect_timeout"},
+    {"busy_timeout", "--busy-timeout", NULL, T_DURATION, F(busy_timeout_ms), "5s", 0, MS_DAY,
+     "wait this long for a slot or origin still held by a bridge that just died, "
+     "before calling it another bridge"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

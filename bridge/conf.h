@@ -49,6 +49,7 @@ struct conf
     int64_t reconnect_min_ms;   /* first reconnection delay */
     int64_t reconnect_max_ms;   /* longest reconnection delay */
     int64_t connect_timeout_ms; /* connection timeout, unless the DSN sets one */
+    int64_t busy_timeout_ms;    /* wait this long for a slot or origin in use */
     char *config_file;          /* the file read, or NULL; owned */
 };
 

@@ -94,7 +94,7 @@ lag_parse_timestamp(const char *s, int64_t *unix_us)
 char *
 lag_format_text(const struct lag_sample *s, char *buf, size_t len)
 {
-    char applied[LSN_BUFSZ], source[LSN_BUFSZ], bytes[32];
+    char applied[LSN_BUFSZ], source[LSN_BUFSZ], bytes[32], seconds[32];
 
     lsn_format(s->applied, applied);
     if (s->source != LSN_INVALID)
@@ -105,10 +105,14 @@ lag_format_text(const struct lag_sample *s, char *buf, size_t len)
         snprintf(bytes, sizeof(bytes), "%lld", (long long) s->lag_bytes);
     else
         snprintf(bytes, sizeof(bytes), "unknown");
+    if (s->lag_seconds >= 0)
+        snprintf(seconds, sizeof(seconds), "%.3f", s->lag_seconds);
+    else
+        snprintf(seconds, sizeof(seconds), "unknown");
     snprintf(buf, len,
-             "lag applied=%s source=%s bytes=%s seconds=%.3f changes/s=%.1f xacts/s=%.1f "
+             "lag applied=%s source=%s bytes=%s seconds=%s changes/s=%.1f xacts/s=%.1f "
              "ring=%u/%u%s",
-             applied, source, bytes, s->lag_seconds, s->changes_per_s, s->xacts_per_s,
+             applied, source, bytes, seconds, s->changes_per_s, s->xacts_per_s,
              s->ring_fill, s->ring_size, s->caught_up ? " caught-up" : "");
     return buf;
 }
@@ -116,7 +120,8 @@ lag_format_text(const struct lag_sample *s, char *buf, size_t len)
 char *
 lag_format_json(const struct lag_sample *s, char *buf, size_t len)
 {
-    char applied[LSN_BUFSZ], durable[LSN_BUFSZ], source[LSN_BUFSZ + 2];
+    char applied[LSN_BUFSZ], durable[LSN_BUFSZ], source[LSN_BUFSZ + 2], bytes[32],
+        seconds[32];
 
     lsn_format(s->applied, applied);
     lsn_format(s->durable, durable);
@@ -128,11 +133,19 @@ lag_format_json(const struct lag_sample *s, char *buf, size_t len)
     }
     else
         snprintf(source, sizeof(source), "null");
+    if (s->lag_bytes >= 0)
+        snprintf(bytes, sizeof(bytes), "%lld", (long long) s->lag_bytes);
+    else
+        snprintf(bytes, sizeof(bytes), "null");
+    if (s->lag_seconds >= 0)
+        snprintf(seconds, sizeof(seconds), "%.3f", s->lag_seconds);
+    else
+        snprintf(seconds, sizeof(seconds), "null");
     snprintf(buf, len,
              "\"applied_lsn\":\"%s\",\"durable_lsn\":\"%s\",\"source_lsn\":%s,"
-             "\"lag_bytes\":%lld,\"lag_seconds\":%.3f,\"changes_per_s\":%.1f,"
+             "\"lag_bytes\":%s,\"lag_seconds\":%s,\"changes_per_s\":%.1f,"
              "\"xacts_per_s\":%.1f,\"ring_fill\":%u,\"ring_size\":%u,\"caught_up\":%s",
-             applied, durable, source, (long long) s->lag_bytes, s->lag_seconds,
+             applied, durable, source, bytes, seconds,
              s->changes_per_s, s->xacts_per_s, s->ring_fill, s->ring_size,
              s->caught_up ? "true" : "false");
     return buf;

@@ -22,7 +22,7 @@ struct lag_sample
     lsn_t durable;          /* origin progress durable on the target (confirmed to the slot) */
     lsn_t source;           /* the source's current WAL position, 0 when unknown */
     int64_t lag_bytes;      /* source - applied, at least 0; -1 when the source is unknown */
-    double lag_seconds;     /* 0 when caught up */
+    double lag_seconds;     /* 0 when caught up; negative when unknown */
     double changes_per_s;   /* since the previous line */
     double xacts_per_s;     /* since the previous line */
     unsigned ring_fill;     /* batches waiting for the applier */

@@ -34,20 +34,36 @@ pgconn_describe(PGconn *conn, char *buf, size_t len)
 static void
 log_connect_failure(PGconn *conn, const char *role, enum pgconn_failure *failure)
 {
-    char where[512], msg[1024];
+    char where[512], msg[1024], fix[160];
     const char *hint = NULL;
     enum pgconn_failure f = PGCONN_FATAL;
-    char *nl;
 
     pgconn_describe(conn, where, sizeof(where));
-    snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
-    /* libpq 15 may report several attempts on several lines: keep the last */
-    while ((nl = strrchr(msg, '\n')) != NULL && nl[1] == '\0')
-        *nl = '\0';
-    if ((nl = strrchr(msg, '\n')) != NULL)
-        memmove(msg, nl + 1, strlen(nl + 1) + 1);
+    /* libpq 15 may report several attempts, each with indented hint lines
+     * and DETAIL lines: keep the last line that is the message itself */
+    {
+        const char *all = PQerrorMessage(conn), *line = all, *best = all;
+        size_t best_len = strcspn(all, "\n");
+
+        while (*line != '\0')
+        {
+            size_t n = strcspn(line, "\n");
+
+            if (n > 0 && line[0] != '\t' && strncmp(line, "DETAIL:", 7) != 0 &&
+                strncmp(line, "HINT:", 5) != 0)
+            {
+                best = line;
+                best_len = n;
+            }
+            line += n + (line[n] == '\n');
+        }
+        snprintf(msg, sizeof(msg), "%.*s", (int) best_len, best);
+    }
     if (strncmp(msg, "connection to server at ", 24) == 0 && strstr(msg, "failed: ") != NULL)
         memmove(msg, strstr(msg, "failed: ") + 8, strlen(strstr(msg, "failed: ") + 8) + 1);
+    if (strncmp(msg, "FATAL:  ", 8) == 0)
+        memmove(msg, msg + 8, strlen(msg + 8) + 1);
+    /* the message proper is one line; its DETAIL (recovery state, say) adds nothing */
     if (strstr(msg, "password authentication failed") != NULL ||
         strstr(msg, "no password supplied") != NULL)
         hint = "check the password in the connection string, PGPASSWORD or ~/.pgpass";
@@ -70,13 +86,36 @@ log_connect_failure(PGconn *conn, const char *role, enum pgconn_failure *failure
     else if (strstr(msg, "must be superuser or replication role") != NULL ||
              strstr(msg, "permission denied to start WAL sender") != NULL ||
              strstr(msg, "must have the REPLICATION attribute") != NULL)
-        hint = "grant it: ALTER ROLE <user> WITH REPLICATION";
+    {
+        snprintf(fix, sizeof(fix), "grant it: ALTER ROLE \"%s\" WITH REPLICATION",
+                 PQuser(conn) ? PQuser(conn) : "");
+        hint = fix;
+    }
     if (hint != NULL)
         log_error("could not connect to the %s (%s): %s; %s", role, where, msg, hint);
     else
         log_error("could not connect to the %s (%s): %s", role, where, msg);
     if (failure != NULL)
         *failure = f;
+}
+
+/* Server notices (a WARNING at shutdown, say) go through the log like any
+ * other line: one line, prefixed with the side, secrets masked. */
+static void
+notice_to_log(void *arg, const char *message)
+{
+    char line[1024];
+    size_t n;
+
+    if (strncmp(message, "WARNING:  ", 10) == 0)
+        message += 10;
+    else if (strncmp(message, "NOTICE:  ", 9) == 0)
+        message += 9;
+    snprintf(line, sizeof(line), "%s", message);
+    n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    log_warning("the %s says: %s", (const char *) arg, line);
 }
 
 PGconn *
@@ -145,6 +184,8 @@ pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, const char
         PQfinish(conn);
         return NULL;
     }
+    PQsetNoticeProcessor(conn, notice_to_log,
+                         (void *) (strcmp(role, "source") == 0 ? "source" : "target"));
     return conn;
 }
 
@@ -196,12 +237,19 @@ pgconn_error(PGconn *conn, const PGresult *result, char *buf, size_t len)
         snprintf(buf, len, "%s (%s)", primary, detail);
     else
         snprintf(buf, len, "%s", primary);
-    while ((nl = strchr(buf, '\n')) != NULL)
-    {
-        if (nl[1] == '\0')
-            *nl = '\0';
-        else
+    /* one line: libpq's "\n\t" continuations become one space */
+    for (nl = buf; *nl != '\0'; nl++)
+        if (*nl == '\n' || *nl == '\t')
             *nl = ' ';
+    {
+        char *r = buf, *w = buf;
+
+        for (; *r != '\0'; r++)
+            if (!(*r == ' ' && (w == buf || w[-1] == ' ')))
+                *w++ = *r;
+        while (w > buf && w[-1] == ' ')
+            w--;
+        *w = '\0';
     }
     if (buf[0] == '\0')
         snprintf(buf, len, "%s", "the connection was lost");

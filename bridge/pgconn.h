@@ -35,6 +35,9 @@ enum pgconn_failure
 {
     PGCONN_FATAL = 0, /* retrying cannot help: stop and say why */
     PGCONN_TRANSIENT, /* the connection or the server went away: reconnect */
+    PGCONN_BUSY,      /* the slot or origin is in use by another process: wait a
+                       * little (a killed bridge's server process may still hold
+                       * it for a moment), then give up */
 };
 
 /*

@@ -70,8 +70,7 @@ lost(struct pipeline *p)
         p->fail.kind = PL_OTHER;
         pgconn_error(p->conn, NULL, p->message, sizeof(p->message));
     }
-    log_error("lost the connection to the target: %s", p->message);
-    return false;
+    return false; /* the applier reports it */
 }
 
 static void

@@ -43,6 +43,7 @@ enum session_outcome
     SESSION_STOPPED = 0, /* signal: exit 0 */
     SESSION_REACHED,     /* --stop-at reached: exit 0 */
     SESSION_TRANSIENT,   /* reconnect after a delay */
+    SESSION_BUSY,        /* the slot or origin is in use: try again shortly */
     SESSION_REFUSED,     /* replay carefully */
     SESSION_FATAL,       /* exit 1 */
 };
@@ -63,6 +64,7 @@ struct supervisor
     int sig_fd;               /* signalfd of SIGINT, SIGTERM, SIGHUP */
     bool signalled;           /* a stop signal came */
     bool careful;             /* the next session replays carefully */
+    bool busy_final;          /* the next session reports a busy slot or origin */
     lsn_t careful_until;
     PGconn *monitor;          /* source connection for its current LSN (lag lines) */
     int64_t monitor_retry;    /* when to try connecting it again */
@@ -169,7 +171,7 @@ lag_line(struct supervisor *sv)
     struct timespec now;
     int64_t mono = stream_now_us(), commit_us;
     double dt = (double) (mono - sv->last_line) / 1e6;
-    uint64_t changes = atomic_load(&sv->st.changes), xacts = atomic_load(&sv->st.xacts);
+    uint64_t changes = atomic_load(&sv->st.written), xacts = atomic_load(&sv->st.xacts);
     char text[512], json[768];
 
     memset(&s, 0, sizeof(s));
@@ -230,10 +232,11 @@ static enum session_outcome
 run_session(struct supervisor *sv, bool *started)
 {
     const struct conf *c = sv->conf;
-    struct apply_options ao = {c, c->target, c->slot, c->schemas, sv->careful,
-                               sv->careful_until, sv->ro.stop_at};
+    struct apply_options ao = {c,         c->target,           c->slot,
+                               c->schemas, sv->careful,         sv->careful_until,
+                               sv->ro.stop_at, sv->busy_final};
     struct stream_options so = {c->source, "source", c->slot, c->schemas, NULL, 0,
-                                c->connect_timeout_ms};
+                                c->connect_timeout_ms, sv->busy_final};
     struct stream stream;
     struct reader_job rj;
     struct apply_job aj;
@@ -253,12 +256,16 @@ run_session(struct supervisor *sv, bool *started)
 
     a = apply_open(&ao, &sv->st, &sv->ring, &failure);
     if (a == NULL)
-        return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT : SESSION_FATAL;
+        return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT
+               : failure == PGCONN_BUSY    ? SESSION_BUSY
+                                           : SESSION_FATAL;
     so.start = apply_start_lsn(a);
     if (!stream_open(&stream, &so, &failure))
     {
         apply_close(a);
-        return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT : SESSION_FATAL;
+        return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT
+               : failure == PGCONN_BUSY    ? SESSION_BUSY
+                                           : SESSION_FATAL;
     }
     *started = true;
     log_info("streaming slot \"%s\" from the source (%s) into the target (%s) from " LSN_FMT "%s",
@@ -323,6 +330,8 @@ run_session(struct supervisor *sv, bool *started)
     stream_close(&stream, atomic_load(&sv->st.durable));
     if (aj.out == APPLY_REFUSED)
         sv->careful_until = apply_refused_lsn(a);
+    else if (sv->careful && atomic_load(&sv->st.applied) > sv->careful_until)
+        sv->careful = false;
     apply_close(a);
 
     if (aj.out == APPLY_FATAL || rj.out == READER_FATAL)
@@ -381,6 +390,7 @@ cmd_run(int argc, char **argv, const struct conf *conf)
     int64_t delay;
     unsigned attempt = 0;
     bool ever_started = false;
+    int64_t busy_since = 0;
 
     memset(&sv, 0, sizeof(sv));
     sv.conf = conf;
@@ -451,8 +461,26 @@ cmd_run(int argc, char **argv, const struct conf *conf)
         enum session_outcome out = run_session(&sv, &started);
 
         ever_started |= started;
+        if (out != SESSION_BUSY)
+            busy_since = 0;
         switch (out)
         {
+            case SESSION_BUSY:
+                /* a bridge killed a moment ago may still hold it: wait a little */
+                if (busy_since == 0)
+                {
+                    busy_since = began;
+                    log_info("the slot or origin is in use; waiting up to %.1f s for it",
+                             (double) conf->busy_timeout_ms / 1000);
+                }
+                if (stream_now_us() - busy_since >= conf->busy_timeout_ms * 1000)
+                    sv.busy_final = true;
+                else if (!backoff_sleep(&sv, 250))
+                {
+                    status = 0;
+                    goto done;
+                }
+                continue;
             case SESSION_STOPPED:
                 log_info("stopped; the slot is confirmed up to " LSN_FMT,
                          LSN_ARGS(atomic_load(&sv.st.durable)));

@@ -20,8 +20,14 @@ struct run_state
                                        * flush position ever sent to the source */
     _Atomic uint64_t applied;         /* origin progress committed on the target */
     _Atomic int64_t applied_commit_us; /* source commit time (Unix microseconds) of the
-                                        * last applied transaction, 0 when unknown */
-    _Atomic uint64_t changes;         /* row changes applied */
+                                        * oldest transaction not yet applied while one
+                                        * is being applied, else of the last applied
+                                        * one; 0 when unknown. Lag in seconds is now
+                                        * minus this. */
+    _Atomic uint64_t changes;         /* row changes applied (committed) */
+    _Atomic uint64_t written;         /* row changes sent to the target, committed or not
+                                       * yet: the rate users watch during a large
+                                       * transaction */
     _Atomic uint64_t xacts;           /* source transactions applied */
     _Atomic bool applier_idle;        /* nothing received is waiting to be applied */
 

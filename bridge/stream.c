@@ -187,7 +187,7 @@ stream_command(const struct stream_options *opts, char *buf, size_t len)
 
 /* One line for a refused START_REPLICATION, with the fix. */
 static void
-log_start_failure(struct stream *s, const char *slot, PGresult *res)
+log_start_failure(struct stream *s, const char *slot, PGresult *res, bool busy_final)
 {
     const char *state = pgconn_sqlstate(res);
     char msg[1024];
@@ -197,7 +197,11 @@ log_start_failure(struct stream *s, const char *slot, PGresult *res)
     if (strcmp(state, "55006") == 0 && (pid = strstr(msg, "active for PID ")) != NULL)
     {
         s->active_pid = (int) strtol(pid + 15, NULL, 10);
-        log_error("another bridge is streaming slot \"%s\" (PID %d on the %s); stop it first, "
+        if (!busy_final)
+            log_debug("slot \"%s\" is in use by PID %d on the %s; waiting for it", slot,
+                      s->active_pid, s->role);
+        else
+            log_error("another bridge is streaming slot \"%s\" (PID %d on the %s); stop it first, "
                   "or give this one another --slot",
                   slot, s->active_pid, s->role);
     }
@@ -216,9 +220,9 @@ log_start_failure(struct stream *s, const char *slot, PGresult *res)
                   "postgresql-<major>-wal2json)",
                   s->role, msg);
     else if (strcmp(state, "42501") == 0)
-        log_error("could not stream slot \"%s\" from the %s: %s; grant it: ALTER ROLE <user> WITH "
-                  "REPLICATION",
-                  slot, s->role, msg);
+        log_error("could not stream slot \"%s\" from the %s: %s; grant it: ALTER ROLE \"%s\" "
+                  "WITH REPLICATION",
+                  slot, s->role, msg, PQuser(s->conn));
     else
         log_error("could not stream slot \"%s\" from the %s: %s", slot, s->role, msg);
 }
@@ -245,8 +249,10 @@ stream_open(struct stream *s, const struct stream_options *opts, enum pgconn_fai
     res = PQexec(s->conn, cmd);
     if (PQresultStatus(res) != PGRES_COPY_BOTH)
     {
-        log_start_failure(s, opts->slot, res);
+        log_start_failure(s, opts->slot, res, opts->busy_final);
         *failure = pgconn_classify(s->conn, res);
+        if (s->active_pid != 0 && !opts->busy_final)
+            *failure = PGCONN_BUSY;
         PQclear(res);
         PQfinish(s->conn);
         s->conn = NULL;
@@ -319,6 +325,7 @@ stream_read(struct stream *s, struct stream_msg *msg, int timeout_ms, int wake_f
             {
                 char err[512];
 
+                s->copy_ended = true;
                 log_error("lost the replication connection to the %s: %s", s->role,
                           pgconn_error(s->conn, NULL, err, sizeof(err)));
                 return -1;
@@ -326,6 +333,7 @@ stream_read(struct stream *s, struct stream_msg *msg, int timeout_ms, int wake_f
             timeout_ms = 0; /* data came: read what is there, then return */
             continue;
         }
+        s->copy_ended = true;
         if (len == -1)
         {
             /* the server ended the copy: fetch its reason */
@@ -333,8 +341,9 @@ stream_read(struct stream *s, struct stream_msg *msg, int timeout_ms, int wake_f
             char err[1024];
 
             if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK)
-                log_error("the %s ended the replication stream of slot \"%s\"", s->role,
-                          s->slot);
+                log_warning("the %s ended the replication stream of slot \"%s\" (shutting "
+                            "down?)",
+                            s->role, s->slot);
             else
             {
                 log_error("the %s ended the replication stream of slot \"%s\": %s", s->role,
@@ -426,7 +435,7 @@ stream_close(struct stream *s, lsn_t flushed)
     }
     if (s->conn == NULL)
         return;
-    if (PQstatus(s->conn) == CONNECTION_OK && flushed != LSN_INVALID)
+    if (PQstatus(s->conn) == CONNECTION_OK && !s->copy_ended && flushed != LSN_INVALID)
     {
         if (stream_send_status(s, flushed, false))
             log_debug("confirmed " LSN_FMT " to slot \"%s\" on the %s", LSN_ARGS(flushed),

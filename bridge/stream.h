@@ -32,6 +32,7 @@ struct stream_options
     const char *filter_origins; /* comma-separated origin ids (roident), or NULL */
     lsn_t start;                /* START_REPLICATION position (0: the slot's own) */
     int64_t connect_timeout_ms; /* see pgconn_open */
+    bool busy_final;            /* a slot in use is an error now, not PGCONN_BUSY */
 };
 
 enum stream_msg_kind
@@ -63,6 +64,7 @@ struct stream
     lsn_t server_end;    /* walEnd of the last keepalive */
     lsn_t flushed_sent;  /* flush position of the last status sent */
     int64_t last_status; /* monotonic microseconds of the last status sent */
+    bool copy_ended;     /* the server ended the copy (or the connection died) */
     int active_pid;      /* when START_REPLICATION failed because the slot is
                           * active: the PID using it, else 0 */
 };

@@ -1,0 +1,181 @@
+# lib.sh - shared helpers of the shell integration tests. Source it, then:
+#
+#   mb_start 2                 start clusters (SRC = cluster 1, DST = cluster 2)
+#   mb_setup_pair [SQL...]     memori schema (and SQL files) on both, slot on SRC
+#   mb_sql DSN SQL             run SQL; mb_val DSN SQL prints one value
+#   mb_bridge ARGS...          run memori-bridge; all its output is kept
+#   mb_expect CODE REGEX ARGS  run memori-bridge, check exit code and stderr
+#   mb_compare TABLE [SELECT]  full-row comparison of SRC and DST
+#   mb_finish                  summary; exit status
+#
+# Everything the bridge prints goes to $MB_OUT (and is kept under
+# $MB_BINARY_DIR/test-output/, where the secrets test greps it for the
+# harness password). Clusters are stopped on exit, whatever happens; the
+# harness watchdog stops them if this shell is killed.
+set -uo pipefail
+
+: "${MB_BRIDGE:?MB_BRIDGE names the memori-bridge binary}"
+: "${MB_PGH:?MB_PGH names the harness script}"
+MB_TEST=${MB_TEST:-$(basename "$0" .sh)}
+MB_TMP=$(mktemp -d)
+MB_OUTDIR=${MB_BINARY_DIR:-$MB_TMP}/test-output
+mkdir -p "$MB_OUTDIR"
+MB_OUT=$MB_OUTDIR/$MB_TEST.log
+: >"$MB_OUT"
+MB_FAILURES=0
+MB_SET=
+MB_BG_PIDS=()
+
+mb_cleanup()
+{
+    local p
+    for p in "${MB_BG_PIDS[@]}"; do
+        kill -9 "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    [ -n "$MB_SET" ] && "$MB_PGH" stop "$MB_SET" >/dev/null 2>&1
+    rm -rf "$MB_TMP"
+}
+trap mb_cleanup EXIT
+trap 'exit 130' INT TERM
+
+mb_log() { printf '%s\n' "$*" | tee -a "$MB_OUT"; }
+mb_ok() { mb_log "ok: $*"; }
+mb_fail()
+{
+    mb_log "FAIL: $*"
+    MB_FAILURES=$((MB_FAILURES + 1))
+}
+mb_die()
+{
+    mb_log "FAIL: $*"
+    exit 1
+}
+
+mb_start()
+{
+    local env
+    env=$("$MB_PGH" start --count "${1:-2}" --owner $$) || mb_die "could not start clusters"
+    eval "$env"
+    MB_SET=$PGH_SET
+    SRC=$PGH_1_DSN
+    DST=${PGH_2_DSN:-}
+    PSQL=("$PGH_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
+}
+
+# mb_sql DSN SQL: run SQL, quietly; fail the test when it fails.
+mb_sql()
+{
+    "${PSQL[@]}" -d "$1" -c "$2" >/dev/null || mb_die "SQL failed: $2"
+}
+
+# mb_val DSN SQL: one value.
+mb_val()
+{
+    "${PSQL[@]}" -d "$1" -Atc "$2" || mb_die "SQL failed: $2"
+}
+
+mb_sql_file()
+{
+    PGOPTIONS="-c client_min_messages=warning" "${PSQL[@]}" -d "$1" -f "$2" >/dev/null ||
+        mb_die "SQL file failed: $2"
+}
+
+# mb_setup_pair [FILE...]: the memori schema and FILEs on both, a wal2json
+# slot "memori_bridge" on the source.
+mb_setup_pair()
+{
+    local f
+    for f in "$MB_SOURCE_DIR/sql/memori_schema.sql" "$@"; do
+        mb_sql_file "$SRC" "$f"
+        mb_sql_file "$DST" "$f"
+    done
+    mb_sql "$SRC" "SELECT pg_create_logical_replication_slot('memori_bridge', 'wal2json')"
+}
+
+# The test's own echo of a command line: passwords hidden, as the bridge does.
+mb_hide()
+{
+    sed -e 's/password=[^ &]*/password=(hidden)/g' -e 's#\(//[^:/@]*\):[^@/]*@#\1:(hidden)@#g'
+}
+
+mb_bridge()
+{
+    printf '+ memori-bridge' >>"$MB_OUT"
+    printf ' %q' "$@" | mb_hide >>"$MB_OUT"
+    printf '\n' >>"$MB_OUT"
+    "$MB_BRIDGE" "$@" >>"$MB_OUT" 2>&1
+}
+
+# mb_run_to_end [ARGS]: run until everything written so far is applied.
+mb_run_to_end()
+{
+    local end
+    end=$(mb_val "$SRC" "SELECT pg_current_wal_lsn()")
+    mb_bridge run --source "$SRC" --target "$DST" --stop-at "$end" --lag-interval 0 "$@"
+}
+
+# mb_expect CODE REGEX ARGS...: the bridge exits with CODE and its stderr
+# matches REGEX (extended). Leaves stderr in $MB_TMP/err.
+mb_expect()
+{
+    local code=$1 pattern=$2 got
+    shift 2
+    printf '+ memori-bridge' >>"$MB_OUT"
+    printf ' %q' "$@" | mb_hide >>"$MB_OUT"
+    printf '\n' >>"$MB_OUT"
+    "$MB_BRIDGE" "$@" >"$MB_TMP/out" 2>"$MB_TMP/err"
+    got=$?
+    cat "$MB_TMP/out" "$MB_TMP/err" >>"$MB_OUT"
+    if [ "$got" -ne "$code" ]; then
+        mb_fail "exit $got, expected $code: $(tail -3 "$MB_TMP/err")"
+        return 1
+    fi
+    if [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$MB_TMP/err"; then
+        mb_fail "stderr does not match /$pattern/: $(cat "$MB_TMP/err")"
+        return 1
+    fi
+    return 0
+}
+
+# mb_compare TABLE [SELECT]: every row of TABLE (or of SELECT) equal on both
+# sides, in primary-key order, compared as COPY text.
+mb_compare()
+{
+    local table=$1 query=${2:-"SELECT * FROM $1 ORDER BY 1"}
+    "${PSQL[@]}" -d "$SRC" -c "COPY ($query) TO STDOUT" >"$MB_TMP/src.copy" ||
+        mb_die "could not read $table on the source"
+    "${PSQL[@]}" -d "$DST" -c "COPY ($query) TO STDOUT" >"$MB_TMP/dst.copy" ||
+        mb_die "could not read $table on the target"
+    if cmp -s "$MB_TMP/src.copy" "$MB_TMP/dst.copy"; then
+        mb_ok "$table: $(wc -l <"$MB_TMP/src.copy") rows equal"
+        return 0
+    fi
+    mb_fail "$table differs (source < > target):"
+    # the first differing rows, field by field
+    paste -d '\n' "$MB_TMP/src.copy" "$MB_TMP/dst.copy" | awk -F '\t' '
+        NR % 2 == 1 { n = split($0, s, "\t"); next }
+        { m = split($0, d, "\t"); if ($0 == prev) next
+          for (i = 1; i <= (n > m ? n : m); i++)
+              if (s[i] != d[i]) { printf "  row %d, field %d: source %.120s | target %.120s\n", NR / 2, i, s[i], d[i]; if (++shown == 10) exit } }' |
+        tee -a "$MB_OUT"
+    return 1
+}
+
+mb_compare_memori()
+{
+    local t
+    for t in memories entities relationships conversations; do
+        mb_compare "memori.$t"
+    done
+}
+
+mb_finish()
+{
+    if [ "$MB_FAILURES" -ne 0 ]; then
+        mb_log "$MB_TEST: $MB_FAILURES failure(s); the bridge's output: $MB_OUT"
+        exit 1
+    fi
+    mb_log "$MB_TEST: all passed"
+    exit 0
+}
