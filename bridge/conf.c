@@ -432,6 +432,11 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
                 status = CONF_VERSION;
                 goto done;
             }
+            if (strcmp(arg, "--print-config") == 0)
+            {
+                status = CONF_EXAMPLE;
+                goto done;
+            }
             if (arg[0] != '-')
                 command_seen = true;
         }
@@ -532,7 +537,8 @@ conf_print_example(FILE *out)
           "# is the default. Precedence: command-line flag, then environment, then this\n"
           "# file, then the default. Use it with: memori-bridge --config FILE COMMAND\n"
           "# Durations take ms, s, min or h (a bare number is seconds); sizes take\n"
-          "# kB, MB or GB (a bare number is bytes).\n"
+          "# kB, MB or GB (a bare number is bytes). Prefer PGPASSWORD or ~/.pgpass to a\n"
+          "# password in the connection strings; the bridge never prints it either way.\n"
           "\n"
           "[memori-bridge]\n",
           out);
@@ -546,7 +552,11 @@ conf_print_example(FILE *out)
         fputc('\n', out);
         if (s->dflt != NULL)
             fprintf(out, "%s = %s\n", s->key, s->dflt);
+        else if (s->offset == F(source))
+            fprintf(out, "# %s = host=127.0.0.1 port=54322 dbname=postgres user=postgres\n", s->key);
+        else if (s->offset == F(target))
+            fprintf(out, "# %s = host=127.0.0.1 port=5433 dbname=memori user=memori\n", s->key);
         else
-            fprintf(out, "# %s = \n", s->key);
+            fprintf(out, "# %s =\n", s->key);
     }
 }

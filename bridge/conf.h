@@ -59,6 +59,7 @@ enum conf_status
     CONF_OK = 0,   /* settings loaded; the command runs */
     CONF_HELP,     /* --help before the command: usage printed */
     CONF_VERSION,  /* --version: printed */
+    CONF_EXAMPLE,  /* --print-config: print the example configuration */
     CONF_USAGE,    /* bad flag, value or file: reason logged; exit 2 */
 };
 

@@ -69,6 +69,7 @@ usage(FILE *out)
     conf_print_help(out);
     fputs("  --help                     show this help; COMMAND --help shows the command's\n"
           "  --version                  show the version\n"
+          "  --print-config             print every setting as a documented configuration file\n"
           "\n"
           "Precedence: flag, then environment, then configuration file, then default.\n"
           "Passwords in connection strings are never printed.\n"
@@ -112,6 +113,10 @@ main(int argc, char **argv)
             goto done;
         case CONF_VERSION:
             printf("memori-bridge %s\n", MB_VERSION);
+            status = 0;
+            goto done;
+        case CONF_EXAMPLE:
+            conf_print_example(stdout);
             status = 0;
             goto done;
         case CONF_USAGE:

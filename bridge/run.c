@@ -36,7 +36,8 @@
 #include "bridge/state.h"
 #include "bridge/stream.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE      2
+#define CAUGHT_UP_SLACK (64 * 1024)
 
 enum session_outcome
 {
@@ -180,8 +181,13 @@ lag_line(struct supervisor *sv)
     s.source = source_lsn(sv);
     s.ring_fill = ring_fill(&sv->ring);
     s.ring_size = sv->ring.nbatches;
+    /* caught up: nothing waiting on this side, and the server has sent up to
+     * (nearly) the source's end of WAL; the slack covers the little the
+     * server writes by itself between its keepalive and this query */
     s.caught_up = atomic_load(&sv->st.reader_idle) && atomic_load(&sv->st.applier_idle) &&
-                  s.ring_fill == 0;
+                  s.ring_fill == 0 &&
+                  (s.source == LSN_INVALID ||
+                   atomic_load(&sv->st.server_end) + CAUGHT_UP_SLACK >= s.source);
     if (s.source == LSN_INVALID)
         s.lag_bytes = -1;
     else

@@ -91,8 +91,9 @@ mask_uri(const char *dsn, struct out *o)
     const char *p = strstr(dsn, "://") + 3, *q, *colon = NULL;
 
     put(o, dsn, (size_t) (p - dsn));
-    /* userinfo ends at '@'; the authority at '/' or '?' (as libpq reads it) */
-    for (q = p; *q != '\0' && *q != '@' && *q != '/' && *q != '?'; q++)
+    /* as libpq reads it: userinfo is what stands before the first '@' that
+     * comes before any '/' (a '?' does not end it: "user:pa?ss@host") */
+    for (q = p; *q != '\0' && *q != '@' && *q != '/'; q++)
         if (*q == ':' && colon == NULL)
             colon = q;
     if (*q == '@' && colon != NULL)

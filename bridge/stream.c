@@ -118,7 +118,7 @@ add_tables(const char *schemas, char *out, size_t len)
     while (*p != '\0')
     {
         const char *end = p + strcspn(p, ",");
-        const char *q;
+        const char *stop = end, *q;
 
         while (p < end && *p == ' ')
             p++;
@@ -127,14 +127,14 @@ add_tables(const char *schemas, char *out, size_t len)
             p = *end ? end + 1 : end;
             continue;
         }
+        while (stop > p && stop[-1] == ' ')
+            stop--; /* trailing spaces of a list item (not those inside a name) */
         if (n > 0)
             out[n++] = ',';
-        for (q = p; q < end; q++)
+        for (q = p; q < stop; q++)
         {
             if (n + 6 >= len)
                 return false;
-            if (*q == ' ' && (q + 1 == end || q[1] == ' '))
-                continue; /* trailing spaces of a list item */
             if (*q == ',' || *q == '.' || *q == '*' || *q == '\\' || *q == ' ')
                 out[n++] = '\\';
             out[n++] = *q;

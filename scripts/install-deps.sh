@@ -16,7 +16,7 @@ packages="
     libpq-dev libck-dev libcriterion-dev libinih-dev
     postgresql-15 postgresql-15-wal2json postgresql-client-15
     libjansson-dev libjson-c-dev
-    valgrind procps util-linux passwd time
+    valgrind procps util-linux passwd time jq
 "
 
 apt-get update -q

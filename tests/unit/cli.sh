@@ -70,6 +70,26 @@ if [ "$(sed "s/'//g" "$tmp/a.txt")" != "$(sed "s/'//g" "$tmp/b.txt")" ]; then
     echo "FAIL: --json does not decode back: $(cat "$tmp/a.txt") vs $(cat "$tmp/b.txt")"; failures=$((failures + 1))
 fi
 
+# the example configuration is --print-config, and names the settings --help names
+"$bridge" --print-config >"$tmp/example" 2>&1
+if ! diff -u "${MB_SOURCE_DIR:?}/config/memori-bridge.conf.example" "$tmp/example" >"$tmp/diff"; then
+    echo "FAIL: config/memori-bridge.conf.example is out of date; regenerate it with memori-bridge --print-config"
+    head -20 "$tmp/diff"
+    failures=$((failures + 1))
+fi
+"$bridge" --help >"$tmp/help"
+help_flags=$(sed -n '/^settings/,/^  --help/p' "$tmp/help" | grep -oE '^  --[a-z-]+' | sed 's/^ *//' | grep -v -e '--config' -e '--help' | sort)
+example_flags=$(grep -oE '^# flag: --[a-z-]+' "$tmp/example" | sed 's/^# flag: //' | sort)
+example_keys=$(grep -oE '^#? ?[a-z_]+ =' "$tmp/example" | grep -oE '[a-z_]+' | tr _ - | sed 's/^/--/' | sort)
+if [ -z "$help_flags" ] || [ "$help_flags" != "$example_flags" ] || [ "$help_flags" != "$example_keys" ]; then
+    echo "FAIL: --help and the example name different settings:"
+    diff <(echo "$help_flags") <(echo "$example_flags")
+    diff <(echo "$help_flags") <(echo "$example_keys")
+    failures=$((failures + 1))
+else
+    echo "ok: --help and the example name the same $(echo "$help_flags" | wc -l) settings"
+fi
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"
     exit 1
