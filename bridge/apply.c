@@ -40,6 +40,7 @@
 
 #define INFLIGHT      512
 #define TS_LEN        48
+#define MAX_PENDING   32 /* batches being filled at once (one per statement) */
 #define DURABLE_EVERY 1000000 /* us between progress checks while behind */
 
 struct apply
@@ -51,8 +52,14 @@ struct apply
     struct pipeline pl;
     struct catalog cat;
     struct stmt_cache cache;
-    struct stmt_batch pend; /* rows waiting for one execution */
-    struct pl_entry pend_e; /* what the pending rows are, for messages */
+    struct pending
+    {
+        struct stmt_batch b; /* rows waiting for one execution; b.st NULL: free */
+        struct pl_entry e;   /* what they are, for messages */
+        uint64_t seq;        /* creation order */
+    } pend[MAX_PENDING];
+    uint64_t pend_seq;      /* next creation number */
+    size_t pend_bytes;      /* value bytes in all pending batches */
     char user[64];          /* the target role, for the hints */
 
     /* consecutive TRUNCATE records of one LSN */
@@ -132,13 +139,20 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
     a->ring = ring;
     a->careful = opts->careful;
     stmt_cache_init(&a->cache);
-    stmt_batch_init(&a->pend);
+    for (int i = 0; i < MAX_PENDING; i++)
+        stmt_batch_init(&a->pend[i].b);
     a->conn = pgconn_open(opts->dsn, "target", PGCONN_SQL, "memori-bridge", opts->conf->connect_timeout_ms,
                           failure);
     if (a->conn == NULL)
         goto fail;
     snprintf(a->user, sizeof(a->user), "%s", PQuser(a->conn));
 
+    /* generic plans: a custom plan sees the real array length (one row, say)
+     * and always looks cheaper than the generic one, so the default "auto"
+     * would plan every execution again; the generic plans of these statements
+     * (a function scan, an index lookup per key) are the right ones anyway */
+    res = PQexec(a->conn, "SET plan_cache_mode = force_generic_plan");
+    PQclear(res);
     res = PQexec(a->conn, "SET session_replication_role = replica");
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
     {
@@ -278,7 +292,8 @@ apply_close(struct apply *a)
     pl_free(&a->pl);
     catalog_free(&a->cat);
     stmt_cache_clear(&a->cache);
-    stmt_batch_free(&a->pend);
+    for (int i = 0; i < MAX_PENDING; i++)
+        stmt_batch_free(&a->pend[i].b);
     free(a);
 }
 
@@ -389,29 +404,71 @@ open_group(struct apply *a)
     return pl_send(&a->pl, &e, "BEGIN", 0, NULL);
 }
 
+/* Send the rows of P as one execution of its statement. */
 static bool
-flush_rows(struct apply *a)
+flush_one(struct apply *a, struct pending *p)
 {
-    struct stmt *st = a->pend.st;
+    struct stmt *st = p->b.st;
     int n;
 
     if (st == NULL)
         return true;
     if (!pl_prepare(&a->pl, st))
         return false;
-    n = stmt_batch_finish(&a->pend);
-    a->pend_e.kind = PL_ROWS;
-    a->pend_e.st = st;
-    a->pend_e.nrows = a->pend.nrows;
-    if (a->pend.nrows > 1)
-        a->pend_e.what[0] = '\0';
-    a->group_changes += a->pend.nrows;
-    atomic_fetch_add(&a->st->written, a->pend.nrows);
-    if (!pl_send_prepared(&a->pl, &a->pend_e, n, a->pend.values, a->pend.lengths,
-                          a->pend.formats))
+    n = stmt_batch_finish(&p->b);
+    p->e.kind = PL_ROWS;
+    p->e.st = st;
+    p->e.nrows = p->b.nrows;
+    if (p->b.nrows > 1)
+        p->e.what[0] = '\0';
+    a->group_changes += p->b.nrows;
+    a->pend_bytes -= p->b.bytes;
+    atomic_fetch_add(&a->st->written, p->b.nrows);
+    if (!pl_send_prepared(&a->pl, &p->e, n, p->b.values, p->b.lengths, p->b.formats))
         return false;
-    stmt_batch_reset(&a->pend, (size_t) a->o.conf->batch_bytes * 2);
+    stmt_batch_reset(&p->b, (size_t) a->o.conf->batch_bytes * 2);
     return true;
+}
+
+/* Send the pending batches of table T (every table when T is NULL) but the
+ * one of statement EXCEPT, oldest first. */
+static bool
+flush_pending(struct apply *a, const struct cat_table *t, const struct stmt *except)
+{
+    for (;;)
+    {
+        struct pending *oldest = NULL;
+        int i;
+
+        for (i = 0; i < MAX_PENDING; i++)
+        {
+            struct pending *p = &a->pend[i];
+
+            if (p->b.st != NULL && p->b.st != except && (t == NULL || p->b.st->table == t) &&
+                (oldest == NULL || p->seq < oldest->seq))
+                oldest = p;
+        }
+        if (oldest == NULL)
+            return true;
+        if (!flush_one(a, oldest))
+            return false;
+    }
+}
+
+static bool
+flush_rows(struct apply *a)
+{
+    return flush_pending(a, NULL, NULL);
+}
+
+static void
+reset_pending(struct apply *a, size_t limit)
+{
+    int i;
+
+    for (i = 0; i < MAX_PENDING; i++)
+        stmt_batch_reset(&a->pend[i].b, limit);
+    a->pend_bytes = 0;
 }
 
 static bool
@@ -461,7 +518,7 @@ rollback(struct apply *a)
     bool failed = a->pl.failed;
     struct pipeline saved = a->pl;
 
-    stmt_batch_reset(&a->pend, (size_t) a->o.conf->batch_bytes * 2);
+    reset_pending(a, (size_t) a->o.conf->batch_bytes * 2);
     a->ntrunc = 0;
     if (!a->group_open)
         return;
@@ -639,7 +696,7 @@ reload_catalog(struct apply *a)
         return false;
     if (!pl_leave(&a->pl))
         return false;
-    stmt_batch_reset(&a->pend, 0);
+    reset_pending(a, 0);
     stmt_cache_clear(&a->cache);
     res = PQexec(a->conn, "DEALLOCATE ALL");
     PQclear(res);
@@ -717,6 +774,93 @@ apply_truncate(struct apply *a, const struct item *it)
     return true;
 }
 
+/*
+ * Add REC to the pending batch of its statement. Batches of different
+ * statements fill side by side, so that interleaved changes of several
+ * tables still go as large multi-row statements; the apply session runs with
+ * session_replication_role = replica, where foreign keys and ordinary
+ * triggers do not fire, so the order between tables does not matter within
+ * the target transaction. Within a table it does for one key: a change whose
+ * key is pending in another batch of the table sends that batch first. A
+ * table whose rows cannot be told apart by a key alone (no primary key,
+ * another unique index) keeps its changes in order, and one with a trigger
+ * that fires under the replica role keeps everything in order around it.
+ */
+static bool
+batch_row(struct apply *a, struct stmt *st, const struct w2j_record *rec, uint64_t key)
+{
+    struct cat_table *t = st->table;
+    struct pending *p = NULL, *free_slot = NULL;
+    /* an UPDATE or DELETE of several rows joins them in no set order: fine
+     * when only the key identifies a row, not when another unique index could
+     * see two of its rows swap a value */
+    bool single = st->single || a->careful || t->barrier ||
+                  (t->ordered && st->action != W2J_INSERT);
+    int i;
+
+    if (t->barrier && !flush_rows(a))
+        return false;
+    if (single || t->ordered || key == 0)
+    {
+        if (!flush_pending(a, t, single ? NULL : st))
+            return false;
+    }
+    else
+        for (i = 0; i < MAX_PENDING; i++)
+        {
+            struct pending *q = &a->pend[i];
+
+            if (q->b.st != NULL && q->b.st != st && q->b.st->table == t &&
+                stmt_batch_has_key(&q->b, key) && !flush_one(a, q))
+                return false;
+        }
+    for (i = 0; i < MAX_PENDING; i++)
+    {
+        if (a->pend[i].b.st == st)
+            p = &a->pend[i];
+        else if (a->pend[i].b.st == NULL && free_slot == NULL)
+            free_slot = &a->pend[i];
+    }
+    if (p != NULL && (p->b.nrows >= (uint32_t) a->o.conf->batch_rows ||
+                      p->b.bytes >= (size_t) a->o.conf->batch_bytes ||
+                      (key != 0 && stmt_batch_has_key(&p->b, key))))
+    {
+        if (!flush_one(a, p))
+            return false;
+        free_slot = p;
+        p = NULL;
+    }
+    if (p == NULL)
+    {
+        if (free_slot == NULL)
+        {
+            if (!flush_rows(a)) /* every slot busy: send them all */
+                return false;
+            free_slot = &a->pend[0];
+        }
+        p = free_slot;
+        p->seq = a->pend_seq++;
+        p->e.xid = a->xid;
+        p->e.commit_lsn = a->commit_lsn;
+        stmt_describe_key(st, rec, p->e.what, sizeof(p->e.what));
+    }
+    {
+        size_t before = p->b.bytes;
+
+        if (!stmt_batch_add(&p->b, st, rec, key))
+        {
+            log_error("out of memory batching rows of %s.%s", t->schema, t->name);
+            return false;
+        }
+        a->pend_bytes += p->b.bytes - before;
+    }
+    if (single)
+        return flush_one(a, p);
+    if (a->pend_bytes >= (size_t) a->o.conf->batch_bytes * 2)
+        return flush_rows(a);
+    return true;
+}
+
 static bool
 apply_row(struct apply *a, const struct item *it)
 {
@@ -747,28 +891,8 @@ apply_row(struct apply *a, const struct item *it)
         if (!reload_catalog(a))
             return false;
     }
-    if (rec->action != W2J_INSERT)
-        key = stmt_key_hash(st, rec);
-    if (a->pend.st != NULL &&
-        (a->pend.st != st || a->pend.nrows >= (uint32_t) a->o.conf->batch_rows ||
-         a->pend.bytes >= (size_t) a->o.conf->batch_bytes ||
-         (key != 0 && stmt_batch_has_key(&a->pend, key))))
-        if (!flush_rows(a))
-            return false;
-    if (a->pend.nrows == 0)
-    {
-        a->pend_e.xid = a->xid;
-        a->pend_e.commit_lsn = a->commit_lsn;
-        stmt_describe_key(st, rec, a->pend_e.what, sizeof(a->pend_e.what));
-    }
-    if (!stmt_batch_add(&a->pend, st, rec, key))
-    {
-        log_error("out of memory batching rows of %s.%s", t->schema, t->name);
-        return false;
-    }
-    if ((st->single || a->careful) && !flush_rows(a))
-        return false;
-    return true;
+    key = stmt_key_hash(st, rec);
+    return batch_row(a, st, rec, key);
 }
 
 /* Apply one item. Returns false on failure, with *OUT set. */

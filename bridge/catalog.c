@@ -18,7 +18,11 @@ static const char catalog_sql[] =
     "SELECT c.oid, n.nspname, c.relname, a.attname, "
     "       pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(ty.typname), "
     "       a.attgenerated <> '', "
-    "       coalesce(a.attnum = ANY (i.indkey::int2[]), false) "
+    "       coalesce(a.attnum = ANY (i.indkey::int2[]), false), "
+    "       EXISTS (SELECT 1 FROM pg_catalog.pg_index u WHERE u.indrelid = c.oid "
+    "               AND (u.indisunique OR u.indisexclusion) AND NOT u.indisprimary), "
+    "       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid "
+    "               AND NOT t.tgisinternal AND t.tgenabled IN ('R', 'A')) "
     "FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
@@ -144,6 +148,8 @@ catalog_load(struct catalog *cat, PGconn *conn, const char *schemas,
             while (n < rows && strcmp(PQgetvalue(res, n, 0), PQgetvalue(res, r, 0)) == 0)
                 n++;
             t->cols = calloc((size_t) (n - r), sizeof(struct cat_column));
+            t->ordered = PQgetvalue(res, r, 7)[0] == 't';
+            t->barrier = PQgetvalue(res, r, 8)[0] == 't';
             if (t->qualified == NULL || t->cols == NULL)
                 goto oom;
         }
@@ -158,6 +164,9 @@ catalog_load(struct catalog *cat, PGconn *conn, const char *schemas,
         if (c->pk)
             t->npk++;
     }
+    for (r = 0; r < fresh.ntables; r++)
+        if (fresh.tables[r].npk == 0)
+            fresh.tables[r].ordered = true;
     /* keep the counters of tables already known */
     for (r = 0; r < fresh.ntables; r++)
     {

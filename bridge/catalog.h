@@ -38,6 +38,12 @@ struct cat_table
     struct cat_column *cols; /* owned: in attnum order */
     int ncols;               /* entries in cols */
     int npk;                 /* primary-key columns (0: no primary key) */
+    bool ordered;            /* its changes must stay in order among themselves: no
+                              * primary key, or another unique or exclusion index
+                              * (reordering rows could trip it) */
+    bool barrier;            /* a trigger fires here even under the replica role
+                              * (ENABLE REPLICA or ALWAYS): nothing is reordered
+                              * around its changes */
     uint64_t applied[3];     /* rows inserted, updated, deleted by this bridge */
 };
 

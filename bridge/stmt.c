@@ -9,6 +9,7 @@
  */
 #include "bridge/stmt.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ stmt_free(struct stmt *st)
     free(st->col_param);
     free(st->id_param);
     free(st->pk_in_cols);
+    free(st->key_src);
     free(st->sql);
     free(st);
 }
@@ -339,6 +341,41 @@ create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec, 
                  t->schema, t->name);
         goto fail;
     }
+    /* where each primary-key column's value is, for stmt_key_hash */
+    if (t->npk > 0)
+    {
+        int col, k = 0;
+
+        st->key_src = calloc((size_t) t->npk, sizeof(int));
+        if (st->key_src == NULL)
+            goto oom;
+        for (col = 0; col < t->ncols; col++)
+        {
+            if (!t->cols[col].pk)
+                continue;
+            st->key_src[k] = INT32_MIN;
+            if (rec->action == W2J_INSERT)
+            {
+                for (i = 0; i < rec->ncolumns; i++)
+                    if (strcmp(rec->columns[i].name, t->cols[col].name) == 0)
+                        st->key_src[k] = (int) i;
+            }
+            else
+            {
+                for (j = 0; j < rec->nidentity; j++)
+                    if (strcmp(rec->identity[j].name, t->cols[col].name) == 0)
+                        st->key_src[k] = -1 - (int) j;
+            }
+            if (st->key_src[k] == INT32_MIN)
+            {
+                free(st->key_src); /* the record lacks part of the key */
+                st->key_src = NULL;
+                break;
+            }
+            k++;
+        }
+        st->nkey_src = st->key_src ? k : 0;
+    }
     st->single = keychange || st->by_text;
     snprintf(st->name, sizeof(st->name), "mb%u", ++c->serial);
     st->sql = build_sql(st, pcol, ptype);
@@ -549,24 +586,40 @@ append_element(struct stmt_param *p, const struct w2j_value *v)
     return true;
 }
 
+static uint64_t
+hash_value(uint64_t h, const struct w2j_value *v)
+{
+    if (v->text == NULL)
+        return fnv(h, "\0N", 2);
+    return fnv(h, v->text, v->len + 1);
+}
+
 uint64_t
 stmt_key_hash(const struct stmt *st, const struct w2j_record *rec)
 {
     uint64_t h = FNV_OFFSET;
-    uint32_t j;
+    int k;
 
-    for (j = 0; j < rec->nidentity; j++)
+    if (st->key_src != NULL)
     {
-        const struct w2j_value *v = &rec->identity[j].value;
+        for (k = 0; k < st->nkey_src; k++)
+        {
+            int src = st->key_src[k];
 
-        if (st->id_param[j] < 0)
-            continue;
-        if (v->text == NULL)
-            h = fnv(h, "\0N", 2);
-        else
-            h = fnv(h, v->text, v->len + 1);
+            h = hash_value(h, src >= 0 ? &rec->columns[src].value
+                                       : &rec->identity[-1 - src].value);
+        }
+        return h ? h : 1;
     }
-    return h ? h : 1;
+    if (st->by_text)
+    {
+        uint32_t j;
+
+        for (j = 0; j < rec->nidentity; j++)
+            h = hash_value(h, &rec->identity[j].value);
+        return h ? h : 1;
+    }
+    return 0;
 }
 
 bool
@@ -653,7 +706,7 @@ stmt_batch_add(struct stmt_batch *b, struct stmt *st, const struct w2j_record *r
         b->hasnull[p] |= rec->columns[i].value.text == NULL;
         b->bytes += rec->columns[i].value.len;
     }
-    if (st->action != W2J_INSERT && !add_key(b, key))
+    if (key != 0 && !add_key(b, key))
         return false;
     b->nrows++;
     return true;

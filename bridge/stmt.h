@@ -56,6 +56,11 @@ struct stmt
     int *pk_in_cols;         /* owned, U: per key parameter, the message column that
                               * holds its new value, or -1 */
     int nkeys;               /* leading parameters that are key values (U, D) */
+    int *key_src;            /* owned: per primary-key column of the table, in column
+                              * order, where a record of this shape holds its value:
+                              * message column i as i, identity column j as -1 - j;
+                              * NULL when a record does not carry the whole key */
+    int nkey_src;            /* entries in key_src (the table's key columns) */
     int nparams;             /* parameters */
     bool single;             /* one row per statement */
     char name[24];           /* prepared statement name */
@@ -119,14 +124,17 @@ void stmt_batch_free(struct stmt_batch *b);
 /* Empty B (keeping its memory, shrinking buffers that grew past LIMIT bytes). */
 void stmt_batch_reset(struct stmt_batch *b, size_t limit);
 
-/* The hash of REC's key values under ST (U, D), to find a key twice. */
+/* The hash of REC's primary key under ST (the new row's for I, the old row's
+ * for U and D; by_text: every identity value), so that one key can be found in
+ * any batch of the table whatever its action. 0 when the record does not
+ * carry the whole key. */
 uint64_t stmt_key_hash(const struct stmt *st, const struct w2j_record *rec);
 
 /* Is KEY already in B? */
 bool stmt_batch_has_key(const struct stmt_batch *b, uint64_t key);
 
 /* Add REC to B, which must be empty or hold rows of ST. KEY is its
- * stmt_key_hash (ignored for inserts). Returns false when out of memory. */
+ * stmt_key_hash (0: none, not remembered). Returns false when out of memory. */
 bool stmt_batch_add(struct stmt_batch *b, struct stmt *st, const struct w2j_record *rec,
                     uint64_t key);
 

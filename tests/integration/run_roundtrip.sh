@@ -27,6 +27,12 @@ else
     mb_fail "run exited $?"
 fi
 
+# Batching never made the target refuse anything (a refusal would show as a
+# careful replay in the log).
+if grep -q "replaying them one change at a time" "$MB_OUT"; then
+    mb_fail "the target refused a batch: $(grep -m1 "replaying" "$MB_OUT")"
+fi
+
 # Comparisons read both sides with the same settings.
 export PGOPTIONS="-c datestyle=ISO -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex"
 mb_compare_memori

@@ -73,6 +73,37 @@ BEGIN
 END
 $$;
 
+-- interleaved small transactions that reuse keys across tables and actions:
+-- the applier fills one batch per statement side by side, and must still
+-- apply each key's changes in order
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        INSERT INTO memori.entities (id, user_id, entity_name) VALUES (900000 + i % 7, 'k', 'v' || i)
+            ON CONFLICT (id) DO UPDATE SET entity_name = excluded.entity_name;
+        UPDATE memori.memories SET use_count = use_count + 1 WHERE id = 1 + i % 5;
+        DELETE FROM memori.entities WHERE id = 900000 + (i + 3) % 7;
+        INSERT INTO memori.relationships (user_id, source_entity_id) VALUES ('r', NULL);
+        UPDATE memori.entities SET content = 'c' || i WHERE id = 900000 + (i + 1) % 7;
+        DELETE FROM memori.relationships WHERE id % 3 = 0 AND user_id = 'r';
+        COMMIT;
+    END LOOP;
+END
+$$;
+
+-- a unique value handed between rows (golden.pair has UNIQUE (code)): that
+-- table's changes stay in order
+DO $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        UPDATE golden.pair SET code = 'tmp' WHERE a = 1;
+        UPDATE golden.pair SET code = CASE WHEN i % 2 = 1 THEN 'code1' ELSE 'code2' END WHERE a = 2;
+        UPDATE golden.pair SET code = CASE WHEN i % 2 = 1 THEN 'code2' ELSE 'code1' END WHERE a = 1;
+        COMMIT;
+    END LOOP;
+END
+$$;
+
 -- TRUNCATE ... CASCADE: relationships goes with entities, in one statement
 INSERT INTO memori.entities (user_id, entity_name) VALUES ('x', 'gone soon');
 TRUNCATE memori.entities CASCADE;
