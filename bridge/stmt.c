@@ -184,12 +184,19 @@ build_sql(const struct stmt *st, const char *const *pcol, const char *const *pty
             else
             {
                 fprintf(f, "UPDATE ONLY %s AS t SET ", q);
+                /* a value equal to the row's (most of them: wal2json sends the
+                 * whole new row) keeps the stored datum, already compressed,
+                 * instead of parsing and compressing it again */
                 for (p = st->nkeys; p < st->nparams; p++)
                 {
                     fputs(first ? "" : ", ", f);
                     first = false;
                     put_ident(f, pcol[p]);
-                    fprintf(f, " = u.p%d::%s", p + 1, ptype[p]);
+                    fputs(" = CASE WHEN t.", f);
+                    put_ident(f, pcol[p]);
+                    fprintf(f, "::pg_catalog.text IS NOT DISTINCT FROM u.p%d THEN t.", p + 1);
+                    put_ident(f, pcol[p]);
+                    fprintf(f, " ELSE u.p%d::%s END", p + 1, ptype[p]);
                 }
                 if (first)
                 {

@@ -192,9 +192,11 @@ Test(stmt, update_finds_the_row_by_key_and_sets_the_rest)
     struct w2j_record r;
     struct stmt *st = update_memory("5", "5", &r, c, id);
 
-    expect_str(st->sql, "UPDATE ONLY \"memori\".\"memories\" AS t SET \"content\" = "
-                        "u.p2::pg_catalog.text FROM unnest($1::text[], $2::text[]) AS u(p1, p2) "
-                        "WHERE t.\"id\" = u.p1::pg_catalog.int4");
+    /* a value equal to the stored one keeps the stored datum */
+    expect_str(st->sql, "UPDATE ONLY \"memori\".\"memories\" AS t SET \"content\" = CASE WHEN "
+                        "t.\"content\"::pg_catalog.text IS NOT DISTINCT FROM u.p2 THEN t.\"content\" "
+                        "ELSE u.p2::pg_catalog.text END FROM unnest($1::text[], $2::text[]) AS "
+                        "u(p1, p2) WHERE t.\"id\" = u.p1::pg_catalog.int4");
     cr_assert(eq(int, st->nkeys, 1));
     cr_assert(zero(ptr, strstr(st->sql, "SET \"id\"")), "the unchanged key is set: [%s]", st->sql);
     cr_assert_not(st->keychange);
@@ -214,10 +216,12 @@ Test(stmt, update_that_changes_the_key_goes_alone)
     cr_assert(ne(ptr, st, plain));
     cr_assert(st->keychange);
     cr_assert(st->single);
-    expect_str(st->sql, "UPDATE ONLY \"memori\".\"memories\" AS t SET \"id\" = "
-                        "u.p2::pg_catalog.int4, \"content\" = u.p3::pg_catalog.text FROM "
-                        "unnest($1::text[], $2::text[], $3::text[]) AS u(p1, p2, p3) "
-                        "WHERE t.\"id\" = u.p1::pg_catalog.int4");
+    expect_str(st->sql, "UPDATE ONLY \"memori\".\"memories\" AS t SET \"id\" = CASE WHEN "
+                        "t.\"id\"::pg_catalog.text IS NOT DISTINCT FROM u.p2 THEN t.\"id\" ELSE "
+                        "u.p2::pg_catalog.int4 END, \"content\" = CASE WHEN "
+                        "t.\"content\"::pg_catalog.text IS NOT DISTINCT FROM u.p3 THEN t.\"content\" "
+                        "ELSE u.p3::pg_catalog.text END FROM unnest($1::text[], $2::text[], "
+                        "$3::text[]) AS u(p1, p2, p3) WHERE t.\"id\" = u.p1::pg_catalog.int4");
     /* the same change again finds the same statement */
     cr_assert(eq(ptr, update_memory("7", "8", &changed, c2, id2), st));
     cr_assert(eq(u32, cache.count, 2));
@@ -280,8 +284,10 @@ Test(stmt, table_without_primary_key_is_matched_by_text_one_row_at_a_time)
                "AS u(p1, p2, p3, p4)), hit AS (SELECT s.ctid AS tid FROM ONLY "
                "\"memori\".\"notes\" AS s, u WHERE s.\"a\"::text IS NOT DISTINCT FROM u.p1 AND "
                "s.\"b\"::text IS NOT DISTINCT FROM u.p2 LIMIT 1) UPDATE ONLY "
-               "\"memori\".\"notes\" AS t SET \"a\" = u.p3::pg_catalog.text, \"b\" = "
-               "u.p4::pg_catalog.int4 FROM u, hit WHERE t.ctid = hit.tid");
+               "\"memori\".\"notes\" AS t SET \"a\" = CASE WHEN t.\"a\"::pg_catalog.text IS "
+               "NOT DISTINCT FROM u.p3 THEN t.\"a\" ELSE u.p3::pg_catalog.text END, \"b\" = "
+               "CASE WHEN t.\"b\"::pg_catalog.text IS NOT DISTINCT FROM u.p4 THEN t.\"b\" ELSE "
+               "u.p4::pg_catalog.int4 END FROM u, hit WHERE t.ctid = hit.tid");
 }
 
 Test(stmt, column_missing_on_the_target_is_refused_with_the_fix)
