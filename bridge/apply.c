@@ -83,6 +83,7 @@ struct apply
     uint64_t group_changes;
     int64_t group_start;
     lsn_t group_end;
+    lsn_t group_last_commit; /* commit LSN of its last source transaction */
     char group_ts[TS_LEN];
 
     /* progress */
@@ -96,6 +97,12 @@ struct apply
     lsn_t last_pos;  /* WAL position of the last item taken */
     bool careful;
     lsn_t refused;   /* APPLY_REFUSED: replay carefully up to here */
+    lsn_t last_commit; /* commit LSN of the last source transaction applied */
+
+    /* verify's request to hold still (memori_bridge.verify_pause) */
+    bool listening;  /* LISTEN memori_bridge worked (the bridge's objects exist) */
+    lsn_t pause_at;  /* hold before the first transaction committing at or after it */
+    char pause_token[64];
 };
 
 static const char origin_setup_sql[] =
@@ -255,6 +262,11 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
                   opts->schemas);
         goto fail;
     }
+    /* verify asks for a pause with a NOTIFY (see sql/memori_bridge.sql) */
+    res = PQexec(a->conn, "LISTEN memori_bridge");
+    a->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    res = NULL;
     if (!pl_init(&a->pl, a->conn, INFLIGHT))
         goto fail;
     return a;
@@ -606,6 +618,7 @@ commit_group(struct apply *a, enum apply_outcome *out)
     }
     a->group_open = false;
     a->committed = a->group_end;
+    a->last_commit = a->group_last_commit;
     if (a->confirm < a->committed)
         a->confirm = a->committed;
     publish_durable(a);
@@ -707,6 +720,113 @@ reload_catalog(struct apply *a)
         snprintf(a->pl.message, sizeof(a->pl.message), "could not read the target's catalog");
         return false;
     }
+    return pl_enter(&a->pl);
+}
+
+/* ---- holding still for verify ---------------------------------------- */
+
+#define PAUSE_LIMIT_US (600 * INT64_C(1000000)) /* resume anyway after 10 minutes */
+
+/* A request of verify, read outside pipeline mode at a transaction boundary. */
+static void
+read_request(struct apply *a)
+{
+    const char *params[2] = {a->o.origin, NULL};
+    char committed[LSN_BUFSZ];
+    PGresult *res;
+
+    res = PQexecParams(a->conn,
+                       "SELECT token, pause_at FROM memori_bridge.verify_pause "
+                       "WHERE slot = $1 AND state = 'requested' ORDER BY updated_at LIMIT 1",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+    {
+        snprintf(a->pause_token, sizeof(a->pause_token), "%s", PQgetvalue(res, 0, 0));
+        lsn_parse(PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)), &a->pause_at);
+    }
+    PQclear(res);
+    if (a->pause_at == LSN_INVALID || a->last_commit < a->pause_at)
+        return;
+    /* already applied a transaction committed after the point: too late */
+    params[0] = a->pause_token;
+    params[1] = lsn_format(a->committed, committed);
+    PQclear(PQexecParams(a->conn,
+                         "UPDATE memori_bridge.verify_pause SET state = 'past', "
+                         "applied = $2::pg_lsn, updated_at = now() WHERE token = $1",
+                         2, NULL, params, NULL, NULL, 0));
+    log_info("verify asked for a pause at " LSN_FMT ", already applied past it",
+             LSN_ARGS(a->pause_at));
+    a->pause_at = LSN_INVALID;
+}
+
+/* Look for verify's NOTIFY; only between target transactions. */
+static bool
+check_requests(struct apply *a)
+{
+    PGnotify *n;
+    bool got = false;
+
+    if (!a->listening || a->group_open || a->in_xact)
+        return true;
+    if (PQconsumeInput(a->conn) == 0)
+        return pl_poll(&a->pl);
+    while ((n = PQnotifies(a->conn)) != NULL)
+    {
+        got = true;
+        PQfreemem(n);
+    }
+    if (!got || a->pause_at != LSN_INVALID)
+        return true;
+    if (!pl_sync(&a->pl) || !pl_leave(&a->pl))
+        return false;
+    read_request(a);
+    return pl_enter(&a->pl);
+}
+
+/* Hold still at a transaction boundary until verify releases us. */
+static bool
+hold(struct apply *a)
+{
+    const char *params[2] = {a->pause_token, NULL};
+    char committed[LSN_BUFSZ];
+    int64_t start = stream_now_us();
+
+    if (!pl_sync(&a->pl) || !pl_leave(&a->pl))
+        return false;
+    params[1] = lsn_format(a->committed, committed);
+    PQclear(PQexecParams(a->conn,
+                         "UPDATE memori_bridge.verify_pause SET state = 'paused', "
+                         "applied = $2::pg_lsn, updated_at = now() WHERE token = $1",
+                         2, NULL, params, NULL, NULL, 0));
+    log_info("holding at " LSN_FMT " for verify", LSN_ARGS(a->committed));
+    while (!atomic_load(&a->st->stop))
+    {
+        struct pollfd fds[2] = {{PQsocket(a->conn), POLLIN, 0}, {a->st->stop_fd, POLLIN, 0}};
+        PGresult *res;
+        bool go_on;
+        PGnotify *n;
+
+        if (stream_now_us() - start > PAUSE_LIMIT_US)
+        {
+            log_warning("verify held the bridge for 10 minutes without releasing it; going on");
+            break;
+        }
+        if (poll(fds, 2, 1000) > 0 && (fds[0].revents & POLLIN) && PQconsumeInput(a->conn) == 0)
+            break;
+        while ((n = PQnotifies(a->conn)) != NULL)
+            PQfreemem(n);
+        res = PQexecParams(a->conn,
+                           "SELECT state FROM memori_bridge.verify_pause WHERE token = $1", 1,
+                           NULL, params, NULL, NULL, 0);
+        go_on = PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0 ||
+                strcmp(PQgetvalue(res, 0, 0), "released") == 0;
+        PQclear(res);
+        if (go_on)
+            break;
+    }
+    log_info("verify released the bridge; going on");
+    a->pause_at = LSN_INVALID;
+    a->pause_token[0] = '\0';
     return pl_enter(&a->pl);
 }
 
@@ -921,6 +1041,15 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
     switch (rec->action)
     {
         case W2J_BEGIN:
+            if (a->pause_at != LSN_INVALID && rec->lsn >= a->pause_at &&
+                !((rec->present & W2J_HAS_NEXTLSN) && rec->nextlsn <= a->start))
+            {
+                /* the first transaction at or after verify's point: hold before it */
+                if (a->group_open && !commit_group(a, out))
+                    return false;
+                if (!hold(a))
+                    break;
+            }
             a->in_xact = true;
             a->has_changes = false;
             a->xid = rec->xid;
@@ -969,6 +1098,7 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
             }
             a->group_xacts++;
             a->group_end = rec->nextlsn;
+            a->group_last_commit = a->commit_lsn;
             copy_ts(a->group_ts, rec);
             if (a->careful || a->group_xacts >= (uint64_t) a->o.conf->group_xacts ||
                 a->group_bytes >= (uint64_t) a->o.conf->group_bytes)
@@ -1010,10 +1140,14 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
 static void
 wait_for_work(struct apply *a, int timeout_ms)
 {
-    struct pollfd fds[2] = {{a->ring->full_fd, POLLIN, 0}, {a->st->stop_fd, POLLIN, 0}};
+    /* the target's socket too: verify's NOTIFY comes that way */
+    struct pollfd fds[3] = {{a->ring->full_fd, POLLIN, 0},
+                            {a->st->stop_fd, POLLIN, 0},
+                            {PQsocket(a->conn), POLLIN, 0}};
 
     atomic_store(&a->st->applier_idle, !a->in_xact && !a->group_open);
-    if (poll(fds, 2, timeout_ms) > 0 && (fds[0].revents & POLLIN))
+    if (poll(fds, a->listening && a->pl.len == 0 ? 3 : 2, timeout_ms) > 0 &&
+        (fds[0].revents & POLLIN))
         ring_clear(a->ring->full_fd);
 }
 
@@ -1030,6 +1164,21 @@ idle_work(struct apply *a, enum apply_outcome *out, int *timeout_ms)
         return commit_group(a, out);
     if (a->in_xact || a->group_open)
         return true;
+    if (!check_requests(a))
+    {
+        *out = a->pl.failed ? failure_outcome(a) : APPLY_TRANSIENT;
+        return false;
+    }
+    /* verify's point reached with nothing left before it: hold there */
+    if (a->pause_at != LSN_INVALID && atomic_load(&a->st->reader_idle) &&
+        atomic_load(&a->st->server_end) >= a->pause_at && ring_fill(a->ring) == 0 &&
+        !hold(a))
+    {
+        *out = a->pl.failed ? failure_outcome(a) : APPLY_TRANSIENT;
+        return false;
+    }
+    if (a->pause_at != LSN_INVALID)
+        *timeout_ms = 100; /* the server's keepalive will show the point is reached */
     if (a->confirm > a->committed)
     {
         bool due = now - a->last_progress_commit >= interval ||
@@ -1092,6 +1241,8 @@ apply_run(struct apply *a)
             rollback(a);
             return failure_outcome(a);
         }
+        if (!check_requests(a))
+            return a->pl.failed ? failure_outcome(a) : APPLY_TRANSIENT;
     }
 
     /* stop requested: keep what is complete, drop what is not */

@@ -81,6 +81,8 @@ static const struct setting settings[] = {
      "longest delay between reconnection attempts (doubles from reconnect_min, with jitter)"},
     {"connect_timeout", "--connect-timeout", NULL, T_DURATION, F(connect_timeout_ms), "10s", 1000,
      MS_DAY, "give up connecting after this long, unless the DSN sets connect_timeout"},
+    {"jobs", "--jobs", NULL, T_INT, F(jobs), "2", 1, 64,
+     "parallel connections of init's copy and index builds"},
     {"busy_timeout", "--busy-timeout", NULL, T_DURATION, F(busy_timeout_ms), "5s", 0, MS_DAY,
      "wait this long for a slot or origin still held by a bridge that just died, "
      "before calling it another bridge"},
@@ -497,6 +499,20 @@ conf_free(struct conf *conf)
         }
     free(conf->config_file);
     conf->config_file = NULL;
+}
+
+bool
+conf_require_dsns(const struct conf *conf, const char *command)
+{
+    bool source = conf->source == NULL;
+
+    if (conf->source != NULL && conf->target != NULL)
+        return true;
+    log_error("%s: no %s connection string; give --%s DSN, set MEMORI_BRIDGE_%s, or put %s = DSN "
+              "in the configuration file",
+              command, source ? "source" : "target", source ? "source" : "target",
+              source ? "SOURCE" : "TARGET", source ? "source" : "target");
+    return false;
 }
 
 void

@@ -50,6 +50,7 @@ struct conf
     int64_t reconnect_max_ms;   /* longest reconnection delay */
     int64_t connect_timeout_ms; /* connection timeout, unless the DSN sets one */
     int64_t busy_timeout_ms;    /* wait this long for a slot or origin in use */
+    int64_t jobs;               /* parallel connections of init's copy */
     char *config_file;          /* the file read, or NULL; owned */
 };
 
@@ -74,6 +75,10 @@ enum conf_status
 enum conf_status conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest);
 
 void conf_free(struct conf *conf);
+
+/* Are both connection strings set? If not, logs which is missing and where it
+ * can be given, for COMMAND, and returns false (a usage error). */
+bool conf_require_dsns(const struct conf *conf, const char *command);
 
 /* Print the settings' flags, defaults and help, for --help. */
 void conf_print_help(FILE *out);

@@ -13,8 +13,10 @@
 
 #include "bridge/cmd_decode.h"
 #include "bridge/conf.h"
+#include "bridge/init.h"
 #include "bridge/log.h"
 #include "bridge/run.h"
+#include "bridge/verify.h"
 
 #define EXIT_USAGE 2
 
@@ -35,10 +37,10 @@ run_decode(int argc, char **argv, const struct conf *conf)
 }
 
 static const struct command commands[] = {
-    {"init", "check prerequisites, create the slot, copy the tables, hand over to run", NULL},
+    {"init", "check prerequisites, create the slot, copy the tables, hand over to run", cmd_init},
     {"run", "stream continuously, with lag lines (--reverse streams target -> source)", cmd_run},
     {"status", "one-shot report: slots, lag, retained WAL, fences, sequences", NULL},
-    {"verify", "compare source and target at one point: counts, hashes, sequences", NULL},
+    {"verify", "compare source and target at one point: counts, hashes, sequences", cmd_verify},
     {"cutover", "switch writers to the target, arming the reverse stream", NULL},
     {"rollback", "switch writers back to the source", NULL},
     {"cleanup", "drop what the bridge created (slots, origins, fences) on both sides", NULL},

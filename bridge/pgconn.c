@@ -274,6 +274,23 @@ pgconn_exec(PGconn *conn, const char *what, const char *sql, int nparams,
 }
 
 bool
+pgconn_script(PGconn *conn, const char *what, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    char msg[1024];
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+    {
+        PQclear(res);
+        return true;
+    }
+    log_error("%s: %s", what, pgconn_error(conn, res, msg, sizeof(msg)));
+    PQclear(res);
+    return false;
+}
+
+bool
 pgconn_quote_ident(const char *name, char *buf, size_t len)
 {
     size_t n = 0;

@@ -73,6 +73,11 @@ char *pgconn_error(PGconn *conn, const PGresult *result, char *buf, size_t len);
 PGresult *pgconn_exec(PGconn *conn, const char *what, const char *sql, int nparams,
                       const char *const *params, enum pgconn_failure *failure);
 
+/* Run SQL, which may hold several statements (the simple protocol, no
+ * parameters), on CONN. Returns true when it completed; otherwise logs
+ * "WHAT: error" and returns false. */
+bool pgconn_script(PGconn *conn, const char *what, const char *sql);
+
 /* Quote NAME as an SQL identifier into BUF (LEN bytes), as quote_ident does
  * for names that need it. Returns false when it does not fit. */
 bool pgconn_quote_ident(const char *name, char *buf, size_t len);

@@ -33,6 +33,7 @@
 #include "bridge/reader.h"
 #include "bridge/ring.h"
 #include "bridge/secret.h"
+#include "bridge/seqsync.h"
 #include "bridge/state.h"
 #include "bridge/stream.h"
 
@@ -68,7 +69,9 @@ struct supervisor
     bool busy_final;          /* the next session reports a busy slot or origin */
     lsn_t careful_until;
     PGconn *monitor;          /* source connection for its current LSN (lag lines) */
-    int64_t monitor_retry;    /* when to try connecting it again */
+    PGconn *tmonitor;         /* target connection for its sequences */
+    int64_t monitor_retry;    /* when to try connecting them again */
+    int64_t last_seq_sync;    /* monotonic us of the last sequence sync */
 
     /* lag-line rates */
     uint64_t last_changes, last_xacts;
@@ -215,6 +218,37 @@ lag_line(struct supervisor *sv)
               lag_format_text(&s, text, sizeof(text)));
 }
 
+/* ---- sequences -------------------------------------------------------- */
+
+#define SEQ_SYNC_EVERY_US (10 * INT64_C(1000000))
+
+/* Sequences are not streamed: bring the target's up to the source's now and
+ * then (forward only), so that they are near when the cutover sets them
+ * exactly, and equal after a run that stopped with the source quiet. A
+ * failure here is only a warning: the data does not depend on it. */
+static void
+sync_sequences(struct supervisor *sv, bool now)
+{
+    int64_t t = stream_now_us();
+
+    if (!now && t - sv->last_seq_sync < SEQ_SYNC_EVERY_US)
+        return;
+    sv->last_seq_sync = t;
+    if (sv->monitor == NULL && source_lsn(sv) == LSN_INVALID)
+        return;
+    if (sv->tmonitor == NULL || PQstatus(sv->tmonitor) != CONNECTION_OK)
+    {
+        if (sv->tmonitor != NULL)
+            PQfinish(sv->tmonitor);
+        sv->tmonitor = pgconn_open(sv->conf->target, "target", PGCONN_SQL,
+                                   "memori-bridge monitor", sv->conf->connect_timeout_ms, NULL);
+        if (sv->tmonitor == NULL)
+            return;
+    }
+    if (sv->monitor != NULL && seq_sync(sv->monitor, sv->tmonitor, sv->conf->schemas, true) < 0)
+        log_warning("could not bring the target's sequences up to the source's; cutover will");
+}
+
 /* ---- one session ------------------------------------------------------ */
 
 /* Read pending signals; returns true when one asks to stop. */
@@ -309,6 +343,8 @@ run_session(struct supervisor *sv, bool *started)
 
             timeout = left > 0 ? (int) (left / 1000) + 1 : 0;
         }
+        if (timeout < 0 || timeout > 1000)
+            timeout = 1000; /* the sequences, now and then */
         if (poll(fds, 2, timeout) < 0 && errno != EINTR)
         {
             log_error("could not wait: %s", strerror(errno));
@@ -328,12 +364,16 @@ run_session(struct supervisor *sv, bool *started)
             stream_now_us() - sv->last_line >= c->lag_interval_ms * 1000 &&
             !atomic_load(&sv->st.stop))
             lag_line(sv);
+        if (!atomic_load(&sv->st.stop))
+            sync_sequences(sv, false);
     }
     pthread_join(rt, NULL);
     pthread_join(at, NULL);
 
     /* the last word to the slot: what is durable on the target */
     stream_close(&stream, atomic_load(&sv->st.durable));
+    if (aj.out == APPLY_STOPPED || aj.out == APPLY_REACHED)
+        sync_sequences(sv, true);
     if (aj.out == APPLY_REFUSED)
         sv->careful_until = apply_refused_lsn(a);
     else if (sv->careful && atomic_load(&sv->st.applied) > sv->careful_until)
@@ -429,16 +469,8 @@ cmd_run(int argc, char **argv, const struct conf *conf)
         run_usage(stderr);
         return EXIT_USAGE;
     }
-    if (conf->source == NULL || conf->target == NULL)
-    {
-        log_error("run: no %s connection string; give --%s DSN, set MEMORI_BRIDGE_%s, or put "
-                  "%s = DSN in the configuration file",
-                  conf->source == NULL ? "source" : "target",
-                  conf->source == NULL ? "source" : "target",
-                  conf->source == NULL ? "SOURCE" : "TARGET",
-                  conf->source == NULL ? "source" : "target");
+    if (!conf_require_dsns(conf, "run"))
         return EXIT_USAGE;
-    }
 
     log_set_timestamps(true);
     log_set_json(conf->log_format == CONF_LOG_JSON);
@@ -536,6 +568,8 @@ cmd_run(int argc, char **argv, const struct conf *conf)
 done:
     if (sv.monitor != NULL)
         PQfinish(sv.monitor);
+    if (sv.tmonitor != NULL)
+        PQfinish(sv.tmonitor);
     ring_destroy(&sv.ring);
     if (sv.sig_fd >= 0)
         close(sv.sig_fd);

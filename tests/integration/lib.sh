@@ -124,7 +124,8 @@ mb_expect()
     printf '+ memori-bridge' >>"$MB_OUT"
     printf ' %q' "$@" | mb_hide >>"$MB_OUT"
     printf '\n' >>"$MB_OUT"
-    "$MB_BRIDGE" "$@" >"$MB_TMP/out" 2>"$MB_TMP/err"
+    # (the braces keep the shell's own "Killed" notice out of the output)
+    { "$MB_BRIDGE" "$@" >"$MB_TMP/out" 2>"$MB_TMP/err"; } 2>/dev/null
     got=$?
     cat "$MB_TMP/out" "$MB_TMP/err" >>"$MB_OUT"
     if [ "$got" -ne "$code" ]; then
@@ -167,6 +168,23 @@ mb_compare_memori()
     local t
     for t in memories entities relationships conversations; do
         mb_compare "memori.$t"
+    done
+}
+
+# mb_check_writers W...: on the target, each crash writer's log holds every
+# number from 1 to its counter exactly once (tests/integration/crash_setup.sql).
+mb_check_writers()
+{
+    local w got count distinct max counter
+    for w in "$@"; do
+        got=$(mb_val "$DST" "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || coalesce(max(seq), 0) || ' ' ||
+                             (SELECT n FROM crash.counter WHERE writer = $w) FROM crash.log WHERE writer = $w")
+        read -r count distinct max counter <<<"$got"
+        if [ "$count" = "$max" ] && [ "$distinct" = "$max" ] && [ "$max" = "$counter" ] && [ "$max" -gt 0 ]; then
+            mb_ok "writer $w: 1..$max, each once"
+        else
+            mb_fail "writer $w: $count rows, $distinct distinct, max $max, counter $counter"
+        fi
     done
 }
 

@@ -51,15 +51,7 @@ if mb_run_to_end --schemas memori,crash; then mb_ok "final run"; else mb_fail "f
 mb_compare_memori
 mb_compare crash.counter
 mb_compare crash.log
-for w in 0 1; do
-    got=$(mb_val "$DST" "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || coalesce(max(seq), 0) || ' ' || (SELECT n FROM crash.counter WHERE writer = $w) FROM crash.log WHERE writer = $w")
-    read -r count distinct max counter <<<"$got"
-    if [ "$count" = "$max" ] && [ "$distinct" = "$max" ] && [ "$max" = "$counter" ] && [ "$max" -gt 0 ]; then
-        mb_ok "writer $w: 1..$max, each once"
-    else
-        mb_fail "writer $w: $count rows, $distinct distinct, max $max, counter $counter"
-    fi
-done
+mb_check_writers 0 1
 if [ -s "$MB_TMP/violations" ]; then
     mb_fail "invariant 2 broken: $(head -3 "$MB_TMP/violations")"
 else

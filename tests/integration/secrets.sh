@@ -35,7 +35,7 @@ mb_expect 1 "" run --source "host=127.0.0.1 password=$password port=notaport" --
 outputs=("$MB_OUTDIR"/*.log)
 [ "${#outputs[@]}" -ge 2 ] || mb_fail "expected the outputs of the other tests in $MB_OUTDIR"
 logs=$(ls "${MB_BINARY_DIR:-.}"/Testing/Temporary/LastTest*.log 2>/dev/null)
-for secret in "$password" wrong-env-pw-9 wrong-pw-4711 applier-pw-1 norepl-pw-1; do
+for secret in "$password" wrong-env-pw-9 wrong-pw-4711 applier-pw-1 norepl-pw-1 reader-pw-1 weak-pw-1; do
     # shellcheck disable=SC2086
     hits=$(grep -lF -- "$secret" "${outputs[@]}" $logs 2>/dev/null)
     if [ -n "$hits" ]; then

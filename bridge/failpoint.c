@@ -1,0 +1,22 @@
+/*
+ * failpoint.c - MEMORI_BRIDGE_FAILPOINT.
+ */
+#include "bridge/failpoint.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/log.h"
+
+void
+failpoint(const char *name)
+{
+    const char *want = getenv("MEMORI_BRIDGE_FAILPOINT");
+
+    if (want != NULL && strcmp(want, name) == 0)
+    {
+        log_warning("failpoint \"%s\": killing this process (MEMORI_BRIDGE_FAILPOINT)", name);
+        raise(SIGKILL);
+    }
+}

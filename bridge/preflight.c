@@ -1,0 +1,509 @@
+/*
+ * preflight.c - checking a side before init, and naming each fix.
+ *
+ * The wal2json check is a real one: a temporary logical slot with wal2json is
+ * created and dropped again. That proves at once that the plugin is installed,
+ * that output_plugin_libraries allows it (terrain: superusers are refused too),
+ * and that this role may create slots; peeking at it with
+ * numeric-data-types-as-string tells whether this wal2json knows that option
+ * (an unknown option is an error; Debian's 2.5 does not know it).
+ */
+#include "bridge/preflight.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bridge/log.h"
+#include "bridge/pgconn.h"
+
+#define MIN_VERSION_NUM 120000
+#define PROBE_TIMEOUT   "30s"
+
+void
+preflight_init(struct preflight *pf)
+{
+    memset(pf, 0, sizeof(*pf));
+}
+
+void
+preflight_free(struct preflight *pf)
+{
+    int i;
+
+    for (i = 0; i < pf->nkeyless; i++)
+        free(pf->keyless[i]);
+    free(pf->keyless);
+    memset(pf, 0, sizeof(*pf));
+}
+
+void
+preflight_add(struct preflight *pf, bool warning, const char *side, const char *fix,
+              const char *fmt, ...)
+{
+    struct preflight_problem *p;
+    va_list ap;
+
+    if (pf->n == PREFLIGHT_MAX)
+        return;
+    p = &pf->p[pf->n++];
+    p->warning = warning;
+    snprintf(p->side, sizeof(p->side), "%s", side);
+    va_start(ap, fmt);
+    vsnprintf(p->text, sizeof(p->text), fmt, ap);
+    va_end(ap);
+    snprintf(p->fix, sizeof(p->fix), "%s", fix ? fix : "");
+    if (!warning)
+        pf->errors++;
+}
+
+void
+preflight_report(const struct preflight *pf)
+{
+    int pass, i;
+
+    for (pass = 0; pass < 2; pass++)
+        for (i = 0; i < pf->n; i++)
+        {
+            const struct preflight_problem *p = &pf->p[i];
+
+            if (p->warning != (pass == 1))
+                continue;
+            if (p->fix[0])
+                log_msg(p->warning ? LOG_WARNING : LOG_ERROR, "%s: %s; fix: %s", p->side,
+                        p->text, p->fix);
+            else
+                log_msg(p->warning ? LOG_WARNING : LOG_ERROR, "%s: %s", p->side, p->text);
+        }
+}
+
+/* Quoted identifier of NAME into BUF, for the statements printed as fixes. */
+static const char *
+ident(const char *name, char *buf, size_t len)
+{
+    if (!pgconn_quote_ident(name, buf, len))
+        snprintf(buf, len, "%s", name);
+    return buf;
+}
+
+/* Does the GUC list LIST (as SHOW prints it) hold ITEM? Items are separated
+ * by commas; a double-quoted item is taken whole, commas and spaces and all,
+ * as the server reads it: "pgoutput, test_decoding, wal2json" in quotes is one
+ * library of that odd name (terrain: ALTER SYSTEM with one quoted string). */
+static bool
+list_has(const char *list, const char *item)
+{
+    const char *p = list;
+    size_t n = strlen(item);
+
+    while (*p != '\0')
+    {
+        const char *start, *end;
+
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '"')
+        {
+            start = ++p;
+            while (*p != '\0' && *p != '"')
+                p++;
+            end = p;
+            if (*p == '"')
+                p++;
+        }
+        else
+        {
+            start = p;
+            while (*p != '\0' && *p != ',')
+                p++;
+            end = p;
+            while (end > start && end[-1] == ' ')
+                end--;
+        }
+        if ((size_t) (end - start) == n && strncmp(start, item, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The facts of one server and role. */
+struct facts
+{
+    int version_num;
+    char version[64];
+    char wal_level[16];
+    int max_slots, used_slots, max_senders, used_senders;
+    bool superuser, replication;
+    char user[128];
+    char database[128];
+    bool has_allowlist;
+    char allowlist[512];
+};
+
+static bool
+read_facts(PGconn *conn, const char *slot, struct facts *f)
+{
+    static const char sql[] =
+        "SELECT current_setting('server_version_num')::int, current_setting('server_version'), "
+        "       current_setting('wal_level'), current_setting('max_replication_slots')::int, "
+        "       (SELECT count(*) FROM pg_catalog.pg_replication_slots WHERE slot_name <> $1), "
+        "       current_setting('max_wal_senders')::int, "
+        "       (SELECT count(*) FROM pg_catalog.pg_stat_replication), "
+        "       r.rolsuper, r.rolreplication, current_user, current_database(), "
+        "       (SELECT setting FROM pg_catalog.pg_settings "
+        "        WHERE name = 'output_plugin_libraries') "
+        "FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+    const char *params[1] = {slot};
+    PGresult *res = pgconn_exec(conn, "could not read the server's settings", sql, 1, params,
+                                NULL);
+
+    if (res == NULL)
+        return false;
+    memset(f, 0, sizeof(*f));
+    f->version_num = (int) strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    snprintf(f->version, sizeof(f->version), "%s", PQgetvalue(res, 0, 1));
+    snprintf(f->wal_level, sizeof(f->wal_level), "%s", PQgetvalue(res, 0, 2));
+    f->max_slots = (int) strtol(PQgetvalue(res, 0, 3), NULL, 10);
+    f->used_slots = (int) strtol(PQgetvalue(res, 0, 4), NULL, 10);
+    f->max_senders = (int) strtol(PQgetvalue(res, 0, 5), NULL, 10);
+    f->used_senders = (int) strtol(PQgetvalue(res, 0, 6), NULL, 10);
+    f->superuser = PQgetvalue(res, 0, 7)[0] == 't';
+    f->replication = PQgetvalue(res, 0, 8)[0] == 't';
+    snprintf(f->user, sizeof(f->user), "%s", PQgetvalue(res, 0, 9));
+    snprintf(f->database, sizeof(f->database), "%s", PQgetvalue(res, 0, 10));
+    f->has_allowlist = !PQgetisnull(res, 0, 11);
+    snprintf(f->allowlist, sizeof(f->allowlist), "%s", PQgetvalue(res, 0, 11));
+    PQclear(res);
+    return true;
+}
+
+/* The streaming side's needs: wal_level, slots, senders, REPLICATION, wal2json. */
+static void
+check_streaming(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
+{
+    char fix[512], u[160];
+
+    ident(f->user, u, sizeof(u));
+    if (strcmp(f->wal_level, "logical") != 0)
+        preflight_add(pf, false, s->side,
+                      "ALTER SYSTEM SET wal_level = logical; then restart the server",
+                      "wal_level is %s, not logical%s", f->wal_level,
+                      s->is_source ? "" : " (needed to stream back for a rollback)");
+    if (f->max_slots - f->used_slots < 1)
+    {
+        snprintf(fix, sizeof(fix),
+                 "ALTER SYSTEM SET max_replication_slots = %d; then restart the server",
+                 f->used_slots + 2);
+        preflight_add(pf, false, s->side, fix,
+                      "no free replication slot (%d of max_replication_slots = %d in use)",
+                      f->used_slots, f->max_slots);
+    }
+    if (f->max_senders - f->used_senders < 1)
+    {
+        snprintf(fix, sizeof(fix), "ALTER SYSTEM SET max_wal_senders = %d; then restart the server",
+                 f->used_senders + 2);
+        preflight_add(pf, false, s->side, fix,
+                      "no free WAL sender (%d of max_wal_senders = %d in use)", f->used_senders,
+                      f->max_senders);
+    }
+    if (!f->superuser && !f->replication)
+    {
+        snprintf(fix, sizeof(fix), "ALTER ROLE %s WITH REPLICATION", u);
+        preflight_add(pf, false, s->side, fix, "role %s may not stream (no REPLICATION)", u);
+    }
+    if (f->has_allowlist && !list_has(f->allowlist, "wal2json"))
+        preflight_add(pf, false, s->side,
+                      "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', "
+                      "'wal2json'; SELECT pg_reload_conf()",
+                      "output_plugin_libraries ('%s') does not allow wal2json", f->allowlist);
+}
+
+/* Create and drop a temporary wal2json slot; peek with the option. */
+static void
+probe_wal2json(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
+{
+    char name[64], msg[1024];
+    const char *params[1] = {name};
+    PGresult *res;
+
+    if (strcmp(f->wal_level, "logical") != 0 || (!f->superuser && !f->replication) ||
+        f->max_slots - f->used_slots < 1)
+        return; /* already reported; the probe could only fail the same way */
+    snprintf(name, sizeof(name), "memori_bridge_probe_%d", (int) getpid());
+    PQclear(PQexec(s->conn, "SET statement_timeout = '" PROBE_TIMEOUT "'"));
+    res = PQexecParams(s->conn,
+                       "SELECT slot_name FROM pg_catalog.pg_create_logical_replication_slot($1, "
+                       "'wal2json', true)",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        pgconn_error(s->conn, res, msg, sizeof(msg));
+        if (strstr(msg, "could not access file") != NULL)
+            preflight_add(pf, false, s->side,
+                          "install wal2json there (Debian: apt-get install "
+                          "postgresql-<major>-wal2json; the compose image builds it in)",
+                          "wal2json is not installed (%s)", msg);
+        else if (strstr(msg, "may not be used as an output plugin") != NULL)
+        {
+            if (!f->has_allowlist || list_has(f->allowlist, "wal2json"))
+                preflight_add(pf, false, s->side,
+                              "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', "
+                              "'test_decoding', 'wal2json'; SELECT pg_reload_conf()",
+                              "the server refuses wal2json as an output plugin (%s)", msg);
+        }
+        else if (strstr(msg, "statement timeout") != NULL)
+            preflight_add(pf, false, s->side,
+                          "end the long-running transactions on it, then run init again",
+                          "could not create a logical slot within " PROBE_TIMEOUT
+                          ": a long-running transaction holds it back");
+        else
+            preflight_add(pf, false, s->side, NULL, "could not create a wal2json slot: %s",
+                          msg);
+        PQclear(res);
+        PQclear(PQexec(s->conn, "RESET statement_timeout"));
+        return;
+    }
+    PQclear(res);
+    res = PQexecParams(s->conn,
+                       "SELECT count(*) FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, "
+                       "0, 'format-version', '2', 'numeric-data-types-as-string', '1')",
+                       1, NULL, params, NULL, NULL, 0);
+    if (s->is_source)
+    {
+        pf->numeric_as_string = PQresultStatus(res) == PGRES_TUPLES_OK;
+        if (!pf->numeric_as_string)
+            preflight_add(pf, true, s->side,
+                          "upgrade wal2json to 2.6 or later; until then memori-bridge verify "
+                          "finds such rows",
+                          "this wal2json lacks numeric-data-types-as-string: NaN and +-Infinity "
+                          "in float and numeric columns arrive on the target as NULL");
+    }
+    PQclear(res);
+    PQclear(PQexecParams(s->conn, "SELECT pg_catalog.pg_drop_replication_slot($1)", 1, NULL,
+                         params, NULL, NULL, 0));
+    PQclear(PQexec(s->conn, "RESET statement_timeout"));
+}
+
+/* The applying side's needs: session_replication_role and the origin functions. */
+static bool
+check_applying(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
+{
+    static const char *const functions[] = {
+        "pg_replication_origin_create(text)",
+        "pg_replication_origin_drop(text)",
+        "pg_replication_origin_oid(text)",
+        "pg_replication_origin_session_setup(text)",
+        "pg_replication_origin_xact_setup(pg_lsn, timestamptz)",
+        "pg_replication_origin_progress(text, boolean)",
+        "pg_replication_origin_advance(text, pg_lsn)",
+    };
+    char fix[1024], u[160];
+    size_t i, n = 0, prefix;
+    PGresult *res;
+
+    if (f->superuser)
+        return true;
+    ident(f->user, u, sizeof(u));
+    if (f->version_num >= 150000)
+    {
+        res = pgconn_exec(s->conn, "could not check privileges",
+                          "SELECT pg_catalog.has_parameter_privilege('session_replication_role', "
+                          "'SET')",
+                          0, NULL, NULL);
+        if (res == NULL)
+            return false;
+        if (PQgetvalue(res, 0, 0)[0] != 't')
+        {
+            snprintf(fix, sizeof(fix), "GRANT SET ON PARAMETER session_replication_role TO %s",
+                     u);
+            preflight_add(pf, false, s->side, fix,
+                          "role %s may not set session_replication_role%s", u,
+                          s->is_source ? " (needed to apply a rollback here)" : "");
+        }
+        PQclear(res);
+    }
+    else
+        preflight_add(pf, false, s->side, "connect as a superuser",
+                      "PostgreSQL %s lets only superusers set session_replication_role",
+                      f->version);
+
+    n = prefix = (size_t) snprintf(fix, sizeof(fix), "GRANT EXECUTE ON FUNCTION ");
+    for (i = 0; i < sizeof(functions) / sizeof(functions[0]); i++)
+    {
+        const char *params[1] = {functions[i]};
+
+        res = pgconn_exec(s->conn, "could not check privileges",
+                          "SELECT pg_catalog.has_function_privilege($1, 'EXECUTE')", 1, params,
+                          NULL);
+        if (res == NULL)
+            return false;
+        if (PQgetvalue(res, 0, 0)[0] != 't' && n < sizeof(fix))
+            n += (size_t) snprintf(fix + n, sizeof(fix) - n, "%s%s",
+                                   n > prefix ? ", " : "", functions[i]);
+        PQclear(res);
+    }
+    if (n > prefix && n < sizeof(fix))
+    {
+        snprintf(fix + n, sizeof(fix) - n, " TO %s", u);
+        preflight_add(pf, false, s->side, fix,
+                      "role %s may not use the replication origin functions%s", u,
+                      s->is_source ? " (needed to apply a rollback here)" : "");
+    }
+    return true;
+}
+
+/* The tables of the schemas: keys, privileges (source); emptiness is init's. */
+static bool
+check_tables(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
+{
+    static const char schemas_sql[] =
+        "SELECT s.name, n.oid IS NOT NULL, "
+        "       coalesce(pg_catalog.has_schema_privilege(n.oid, 'USAGE'), false), "
+        "       (SELECT count(*) FROM pg_catalog.pg_class c "
+        "        WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p')) "
+        "FROM unnest(pg_catalog.string_to_array(replace($1, ' ', ''), ',')) AS s(name) "
+        "LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = s.name";
+    static const char tables_sql[] =
+        "SELECT n.nspname, c.relname, c.relreplident, "
+        "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+        "               WHERE i.indrelid = c.oid AND i.indisprimary), "
+        "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+        "               WHERE i.indrelid = c.oid AND i.indisreplident), "
+        "       pg_catalog.has_table_privilege(c.oid, 'SELECT') "
+        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = ANY (pg_catalog.string_to_array(replace($1, ' ', ''), ',')) "
+        "  AND c.relkind IN ('r', 'p') "
+        "ORDER BY 1, 2";
+    const char *params[1] = {s->schemas};
+    char fix[512], u[160], sch[160], tab[160];
+    PGresult *res;
+    int r;
+
+    ident(f->user, u, sizeof(u));
+    res = pgconn_exec(s->conn, "could not read the schemas", schemas_sql, 1, params, NULL);
+    if (res == NULL)
+        return false;
+    for (r = 0; r < PQntuples(res); r++)
+    {
+        const char *name = PQgetvalue(res, r, 0);
+
+        ident(name, sch, sizeof(sch));
+        if (PQgetvalue(res, r, 1)[0] != 't')
+        {
+            if (s->is_source)
+                preflight_add(pf, false, s->side, NULL,
+                              "schema %s does not exist; check --schemas", sch);
+            continue;
+        }
+        if (PQgetvalue(res, r, 2)[0] != 't')
+        {
+            snprintf(fix, sizeof(fix), "GRANT USAGE ON SCHEMA %s TO %s", sch, u);
+            preflight_add(pf, false, s->side, fix, "role %s may not use schema %s", u, sch);
+        }
+        if (s->is_source && strcmp(PQgetvalue(res, r, 3), "0") == 0)
+            preflight_add(pf, true, s->side, NULL, "schema %s has no tables", sch);
+    }
+    PQclear(res);
+    if (!s->is_source)
+        return true;
+
+    res = pgconn_exec(s->conn, "could not read the tables", tables_sql, 1, params, NULL);
+    if (res == NULL)
+        return false;
+    for (r = 0; r < PQntuples(res); r++)
+    {
+        char ident_kind = PQgetvalue(res, r, 2)[0];
+        bool has_pk = PQgetvalue(res, r, 3)[0] == 't';
+        bool has_ri = PQgetvalue(res, r, 4)[0] == 't';
+        bool keyed = ident_kind == 'f' || (ident_kind == 'd' && has_pk) ||
+                     (ident_kind == 'i' && has_ri);
+
+        ident(PQgetvalue(res, r, 0), sch, sizeof(sch));
+        ident(PQgetvalue(res, r, 1), tab, sizeof(tab));
+        if (PQgetvalue(res, r, 5)[0] != 't')
+        {
+            snprintf(fix, sizeof(fix), "GRANT SELECT ON ALL TABLES IN SCHEMA %s TO %s", sch, u);
+            preflight_add(pf, false, s->side, fix, "role %s may not read table %s.%s", u, sch,
+                          tab);
+        }
+        if (!keyed)
+        {
+            char **k = realloc(pf->keyless, (size_t) (pf->nkeyless + 1) * sizeof(char *));
+            char full[330];
+
+            snprintf(full, sizeof(full), "%s.%s", sch, tab);
+            if (k != NULL)
+            {
+                pf->keyless = k;
+                pf->keyless[pf->nkeyless] = strdup(full);
+                if (pf->keyless[pf->nkeyless] != NULL)
+                    pf->nkeyless++;
+            }
+        }
+    }
+    PQclear(res);
+
+    /* sequences: read at the end of init and at cutover */
+    res = pgconn_exec(s->conn, "could not read the sequences",
+                      "SELECT pg_catalog.quote_ident(n.nspname), "
+                      "       pg_catalog.format('%I.%I', n.nspname, c.relname) "
+                      "FROM pg_catalog.pg_class c "
+                      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE c.relkind = 'S' "
+                      "  AND n.nspname = ANY (pg_catalog.string_to_array(replace($1, ' ', ''), ',')) "
+                      "  AND CASE WHEN c.relkind = 'S' "
+                      "      THEN NOT pg_catalog.has_sequence_privilege(c.oid, 'SELECT') END "
+                      "ORDER BY 1, 2",
+                      1, params, NULL);
+    if (res == NULL)
+        return false;
+    for (r = 0; r < PQntuples(res); r++)
+        if (r == 0 || strcmp(PQgetvalue(res, r, 0), PQgetvalue(res, r - 1, 0)) != 0)
+        {
+            snprintf(fix, sizeof(fix), "GRANT SELECT ON ALL SEQUENCES IN SCHEMA %s TO %s",
+                     PQgetvalue(res, r, 0), u);
+            preflight_add(pf, false, s->side, fix, "role %s may not read sequence %s", u,
+                          PQgetvalue(res, r, 1));
+        }
+    PQclear(res);
+    return true;
+}
+
+bool
+preflight_check(struct preflight *pf, const struct preflight_side *s)
+{
+    struct facts f;
+
+    if (!read_facts(s->conn, s->slot, &f))
+        return false;
+    if (f.version_num < MIN_VERSION_NUM)
+    {
+        preflight_add(pf, false, s->side, "upgrade the server to PostgreSQL 12 or later",
+                      "PostgreSQL %s is too old: memori-bridge needs 12 or later", f.version);
+        return true;
+    }
+    if (!s->is_source)
+    {
+        PGresult *res = pgconn_exec(s->conn, "could not check privileges",
+                                    "SELECT pg_catalog.has_database_privilege("
+                                    "current_database(), 'CREATE')",
+                                    0, NULL, NULL);
+        char fix[512], u[160], db[160];
+
+        if (res == NULL)
+            return false;
+        if (PQgetvalue(res, 0, 0)[0] != 't' && !f.superuser)
+        {
+            snprintf(fix, sizeof(fix), "GRANT CREATE ON DATABASE %s TO %s",
+                     ident(f.database, db, sizeof(db)), ident(f.user, u, sizeof(u)));
+            preflight_add(pf, false, s->side, fix, "role %s may not create schemas in %s", u,
+                          db);
+        }
+        PQclear(res);
+    }
+    check_streaming(pf, s, &f);
+    probe_wal2json(pf, s, &f);
+    return check_applying(pf, s, &f) && check_tables(pf, s, &f);
+}
