@@ -330,8 +330,14 @@ table_line(struct pool *p, int i, int64_t now, char *buf, size_t len)
         snprintf(buf, len, "%s.%s: waiting", t->schema, t->name);
         return;
     }
-    frac = t->rows > 0 ? (double) rows / (double) t->rows
-                       : (double) atomic_load(&tp->units_done) / tp->units;
+    /* rows against the planner's estimate when the table was analyzed; else
+     * COPY bytes against the relation's size, which they track roughly */
+    if (t->rows > 0)
+        frac = (double) rows / (double) t->rows;
+    else if (t->bytes > 0)
+        frac = (double) bytes / (double) t->bytes;
+    else
+        frac = (double) atomic_load(&tp->units_done) / tp->units;
     if (frac > 0.99)
         frac = 0.99;
     if (frac > 0.01)
