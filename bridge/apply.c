@@ -99,6 +99,10 @@ struct apply
     lsn_t refused;   /* APPLY_REFUSED: replay carefully up to here */
     lsn_t last_commit; /* commit LSN of the last source transaction applied */
 
+    /* a switch marker (cutover, rollback) in the source transaction being read */
+    bool switch_in_xact;
+    char switch_token[64];
+
     /* verify's request to hold still (memori_bridge.verify_pause) */
     bool listening;  /* LISTEN memori_bridge worked (the bridge's objects exist) */
     lsn_t pause_at;  /* hold before the first transaction committing at or after it */
@@ -148,8 +152,8 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
     stmt_cache_init(&a->cache);
     for (int i = 0; i < MAX_PENDING; i++)
         stmt_batch_init(&a->pend[i].b);
-    a->conn = pgconn_open(opts->dsn, "target", PGCONN_SQL, "memori-bridge", opts->conf->connect_timeout_ms,
-                          failure);
+    a->conn = pgconn_open(opts->dsn, opts->role, PGCONN_SQL, "memori-bridge",
+                          opts->conf->connect_timeout_ms, failure);
     if (a->conn == NULL)
         goto fail;
     snprintf(a->user, sizeof(a->user), "%s", PQuser(a->conn));
@@ -166,16 +170,18 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
         char msg[512];
 
         *failure = pgconn_classify(a->conn, res);
-        log_error("could not set session_replication_role on the target: %s; grant it: GRANT "
+        log_error("could not set session_replication_role on the %s: %s; grant it: GRANT "
                   "SET ON PARAMETER session_replication_role TO \"%s\" (PostgreSQL 15 and later)",
-                  pgconn_error(a->conn, res, msg, sizeof(msg)), a->user);
+                  opts->role, pgconn_error(a->conn, res, msg, sizeof(msg)), a->user);
         goto fail;
     }
     PQclear(res);
     res = NULL;
 
     /* the origin: made on first use, then set up for this session */
-    if (!exec_simple(a, "could not look up the replication origin on the target",
+    snprintf(what, sizeof(what), "could not look up the replication origin on the %s",
+             opts->role);
+    if (!exec_simple(a, what,
                      "SELECT pg_catalog.pg_replication_origin_oid($1)", 1, params, &res, failure))
         goto fail;
     if (PQgetisnull(res, 0, 0))
@@ -188,15 +194,16 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
             char msg[512];
 
             *failure = pgconn_classify(a->conn, res);
-            log_error("could not create replication origin \"%s\" on the target: %s; grant it: "
+            log_error("could not create replication origin \"%s\" on the %s: %s; grant it: "
                       "GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), "
                       "pg_replication_origin_session_setup(text), "
                       "pg_replication_origin_xact_setup(pg_lsn, timestamptz), "
                       "pg_replication_origin_progress(text, boolean) TO \"%s\"",
-                      opts->origin, pgconn_error(a->conn, res, msg, sizeof(msg)), a->user);
+                      opts->origin, opts->role, pgconn_error(a->conn, res, msg, sizeof(msg)),
+                      a->user);
             goto fail;
         }
-        log_info("created replication origin \"%s\" on the target", opts->origin);
+        log_info("created replication origin \"%s\" on the %s", opts->origin, opts->role);
     }
     PQclear(res);
     res = PQexecParams(a->conn, "SELECT pg_catalog.pg_replication_origin_session_setup($1)", 1,
@@ -211,25 +218,24 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
         if (strcmp(pgconn_sqlstate(res), "55006") == 0 &&
             (pid = strstr(msg, "for PID ")) != NULL && !opts->busy_final)
         {
-            log_debug("replication origin \"%s\" is in use by PID %ld on the target; waiting "
-                      "for it",
-                      opts->origin, strtol(pid + 8, NULL, 10));
+            log_debug("replication origin \"%s\" is in use by PID %ld on the %s; waiting for it",
+                      opts->origin, strtol(pid + 8, NULL, 10), opts->role);
             *failure = PGCONN_BUSY;
         }
         else if (strcmp(pgconn_sqlstate(res), "55006") == 0 &&
                  (pid = strstr(msg, "for PID ")) != NULL)
         {
             log_error("another bridge is applying through replication origin \"%s\" (PID %ld on "
-                      "the target); stop it first, or give this one another --slot",
-                      opts->origin, strtol(pid + 8, NULL, 10));
+                      "the %s); stop it first, or give this one another --slot",
+                      opts->origin, strtol(pid + 8, NULL, 10), opts->role);
             *failure = PGCONN_FATAL;
         }
         else
-            log_error("could not set up replication origin \"%s\" on the target: %s; grant it: "
+            log_error("could not set up replication origin \"%s\" on the %s: %s; grant it: "
                       "GRANT EXECUTE ON FUNCTION pg_replication_origin_session_setup(text), "
                       "pg_replication_origin_xact_setup(pg_lsn, timestamptz), "
                       "pg_replication_origin_progress(text, boolean) TO \"%s\"",
-                      opts->origin, msg, a->user);
+                      opts->origin, opts->role, msg, a->user);
         goto fail;
     }
     PQclear(res);
@@ -257,9 +263,9 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
         goto fail;
     if (a->cat.ntables == 0)
     {
-        log_error("the target has no tables in schema(s) \"%s\"; create them first (memori-bridge "
+        log_error("the %s has no tables in schema(s) \"%s\"; create them first (memori-bridge "
                   "init does, or apply sql/memori_schema.sql)",
-                  opts->schemas);
+                  opts->role, opts->schemas);
         goto fail;
     }
     /* verify asks for a pause with a NOTIFY (see sql/memori_bridge.sql) */
@@ -286,6 +292,12 @@ lsn_t
 apply_refused_lsn(const struct apply *a)
 {
     return a->refused;
+}
+
+const char *
+apply_switch_token(const struct apply *a)
+{
+    return a->switch_token;
 }
 
 char *
@@ -352,22 +364,23 @@ log_refusal(struct apply *a)
 
     lsn_format(e->commit_lsn, lsn);
     if (e->kind == PL_ROWS || e->kind == PL_PREPARE)
-        log_error("the target refused the %s of %s.%s %s in source transaction %u (commit %s): "
+        log_error("the %s refused the %s of %s.%s %s in %s transaction %u (commit %s): "
                   "%s; %s; the slot keeps this change",
-                  action_word(e->st->action), e->st->table->schema, e->st->table->name,
-                  e->what[0] ? e->what : "", e->xid, lsn, pl->message, hint_for(pl));
+                  a->o.role, action_word(e->st->action), e->st->table->schema, e->st->table->name,
+                  e->what[0] ? e->what : "", a->o.from_role, e->xid, lsn, pl->message,
+                  hint_for(pl));
     else if (e->kind == PL_TRUNCATE)
-        log_error("the target refused TRUNCATE of %s in source transaction %u (commit %s): %s; "
+        log_error("the %s refused TRUNCATE of %s in %s transaction %u (commit %s): %s; "
                   "%s; the slot keeps this change",
-                  e->what, e->xid, lsn, pl->message, hint_for(pl));
+                  a->o.role, e->what, a->o.from_role, e->xid, lsn, pl->message, hint_for(pl));
     else if (e->kind == PL_OTHER && e->xid != 0)
         log_error("cannot apply the %s; the slot keeps this change", pl->message);
     else if (e->kind == PL_COMMIT && e->xid != 0)
-        log_error("the target refused the commit of source transaction %u (commit %s): %s; %s; "
+        log_error("the %s refused the commit of %s transaction %u (commit %s): %s; %s; "
                   "the slot keeps this transaction",
-                  e->xid, lsn, pl->message, hint_for(pl));
+                  a->o.role, a->o.from_role, e->xid, lsn, pl->message, hint_for(pl));
     else
-        log_error("the target refused the bridge's own statement: %s", pl->message);
+        log_error("the %s refused the bridge's own statement: %s", a->o.role, pl->message);
 }
 
 /* A client-side refusal of REC (no such table or column): recorded like a
@@ -390,9 +403,10 @@ refuse_record(struct apply *a, const struct w2j_record *rec, const char *message
         char lsn[LSN_BUFSZ];
 
         snprintf(pl->message, sizeof(pl->message),
-                 "%s of %.*s.%.*s in source transaction %u (commit %s): %s",
+                 "%s of %.*s.%.*s in %s transaction %u (commit %s): %s",
                  w2j_action_name(rec->action), (int) rec->schema_len, rec->schema,
-                 (int) rec->table_len, rec->table, a->xid, lsn_format(a->commit_lsn, lsn),
+                 (int) rec->table_len, rec->table, a->o.from_role, a->xid,
+                 lsn_format(a->commit_lsn, lsn),
                  message);
     }
 }
@@ -557,7 +571,7 @@ failure_outcome(struct apply *a)
 {
     if (a->pl.transient)
     {
-        log_info("the target failed (%s); will reconnect and resume from " LSN_FMT,
+        log_info("the %s failed (%s); will reconnect and resume from " LSN_FMT, a->o.role,
                  a->pl.message, LSN_ARGS(a->committed));
         return APPLY_TRANSIENT;
     }
@@ -567,9 +581,9 @@ failure_outcome(struct apply *a)
         return APPLY_FATAL;
     }
     a->refused = a->last_pos;
-    log_info("the target refused a group of source transactions (%s); replaying them one "
+    log_info("the %s refused a group of %s transactions (%s); replaying them one "
              "change at a time from " LSN_FMT " to find the change",
-             a->pl.message, LSN_ARGS(a->committed));
+             a->o.role, a->o.from_role, a->pl.message, LSN_ARGS(a->committed));
     return APPLY_REFUSED;
 }
 
@@ -663,9 +677,8 @@ progress_commit(struct apply *a, enum apply_outcome *out)
             *out = APPLY_TRANSIENT;
         else
         {
-            log_error("could not record progress in replication origin \"%s\" on the target: "
-                      "%s",
-                      a->o.origin, a->pl.message);
+            log_error("could not record progress in replication origin \"%s\" on the %s: %s",
+                      a->o.origin, a->o.role, a->pl.message);
             *out = APPLY_FATAL;
         }
         return false;
@@ -862,9 +875,9 @@ find_table(struct apply *a, const struct w2j_record *rec, bool *ok)
         char msg[512];
 
         snprintf(msg, sizeof(msg),
-                 "table %.*s.%.*s does not exist on the target; create it there (memori-bridge "
+                 "table %.*s.%.*s does not exist on the %s; create it there (memori-bridge "
                  "init creates the tables of the schemas), then run again",
-                 (int) rec->schema_len, rec->schema, (int) rec->table_len, rec->table);
+                 (int) rec->schema_len, rec->schema, (int) rec->table_len, rec->table, a->o.role);
         refuse_record(a, rec, msg);
         *ok = false;
     }
@@ -1015,6 +1028,42 @@ apply_row(struct apply *a, const struct item *it)
     return batch_row(a, st, rec, key);
 }
 
+/*
+ * The commit of the transaction that carried a switch marker (cutover or
+ * rollback wrote it on the fenced side, after the fence): everything before it
+ * is here now. Commit at once, whatever the group's limits, so that the switch
+ * does not wait for the status interval, and report APPLY_SWITCH.
+ */
+static bool
+apply_switch(struct apply *a, const struct w2j_record *rec, enum apply_outcome *out)
+{
+    a->switch_in_xact = false;
+    if (a->has_changes)
+    {
+        a->group_xacts++;
+        a->group_last_commit = a->commit_lsn;
+    }
+    if (a->group_open)
+    {
+        a->group_end = rec->nextlsn;
+        copy_ts(a->group_ts, rec);
+        if (!commit_group(a, out))
+            return false;
+    }
+    else
+    {
+        a->confirm = rec->nextlsn;
+        copy_ts(a->confirm_ts, rec);
+        if (!progress_commit(a, out))
+            return false;
+    }
+    log_info("applied the switch marker (%s transaction %u, ends at " LSN_FMT "): everything "
+             "before it is on the %s",
+             a->o.from_role, a->xid, LSN_ARGS(rec->nextlsn), a->o.role);
+    *out = APPLY_SWITCH;
+    return false;
+}
+
 /* Apply one item. Returns false on failure, with *OUT set. */
 static bool
 apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
@@ -1077,10 +1126,13 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
             if (a->skipping)
             {
                 a->skipping = false;
+                a->switch_in_xact = false;
                 return true;
             }
             if (!flush_truncate(a))
                 break;
+            if (a->switch_in_xact)
+                return apply_switch(a, rec, out);
             if (!a->has_changes)
             {
                 /* empty after filtering: confirmed, never a round trip of its own */
@@ -1120,6 +1172,13 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
         case W2J_MESSAGE:
             log_debug("logical message with prefix \"%s\" at " LSN_FMT " (%s)", rec->prefix,
                       LSN_ARGS(it->pos), rec->transactional ? "transactional" : "standalone");
+            if (rec->transactional && a->in_xact && !a->skipping && rec->prefix != NULL &&
+                strcmp(rec->prefix, "memori_bridge") == 0 && rec->content != NULL &&
+                strncmp(rec->content, "switch ", 7) == 0)
+            {
+                a->switch_in_xact = true;
+                snprintf(a->switch_token, sizeof(a->switch_token), "%s", rec->content + 7);
+            }
             return true;
     }
     if (!a->pl.failed)

@@ -39,13 +39,16 @@ enum apply_outcome
     APPLY_TRANSIENT,   /* the target went away, or a deadlock: reconnect and retry */
     APPLY_REFUSED,     /* the target refused a group: replay it carefully */
     APPLY_FATAL,       /* cannot go on (logged) */
+    APPLY_SWITCH,      /* a switch marker (cutover, rollback) is applied and durable */
 };
 
 /* What the applier is asked to do. */
 struct apply_options
 {
     const struct conf *conf;  /* borrowed */
-    const char *dsn;          /* target connection string; borrowed */
+    const char *dsn;          /* connection string of the side applied to; borrowed */
+    const char *role;         /* that side: "target", or "source" when streaming back */
+    const char *from_role;    /* the side streamed from, for messages */
     const char *origin;       /* replication origin name */
     const char *schemas;      /* schemas of the catalog */
     bool careful;             /* one transaction and one row at a time */
@@ -74,6 +77,9 @@ enum apply_outcome apply_run(struct apply *a);
 
 /* The position to replay up to carefully after APPLY_REFUSED. */
 lsn_t apply_refused_lsn(const struct apply *a);
+
+/* After APPLY_SWITCH: the marker's token. */
+const char *apply_switch_token(const struct apply *a);
 
 /* "host=... port=... dbname=... user=..." of the target connection. */
 char *apply_describe(struct apply *a, char *buf, size_t len);

@@ -51,6 +51,11 @@ struct conf
     int64_t connect_timeout_ms; /* connection timeout, unless the DSN sets one */
     int64_t busy_timeout_ms;    /* wait this long for a slot or origin in use */
     int64_t jobs;               /* parallel connections of init's copy */
+    int64_t switch_timeout_ms;  /* a running bridge waits this long for a switch to finish */
+    int64_t max_lag_bytes;      /* cutover refuses when the stream is further behind */
+    int64_t max_lag_ms;         /* ... or older */
+    int64_t fence_timeout_ms;   /* wait this long for transactions in flight at a fence */
+    int64_t drain_timeout_ms;   /* wait this long for the stream to apply the marker */
     char *config_file;          /* the file read, or NULL; owned */
 };
 

@@ -192,6 +192,7 @@ static const char triggers_sql[] =
     "FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "
     "JOIN ns n ON n.oid = c.relnamespace "
     "WHERE NOT t.tgisinternal AND c.relkind = 'r' AND " NOT_EXT("pg_class", "c.oid") " "
+    "  AND t.tgname <> 'memori_bridge_fence' " /* the bridge's own fence, not the schema's */
     "ORDER BY n.nspname, c.relname, t.tgname";
 
 static const char views_sql[] =

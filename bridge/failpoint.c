@@ -20,3 +20,14 @@ failpoint(const char *name)
         raise(SIGKILL);
     }
 }
+
+bool
+failpoint_fail(const char *name)
+{
+    const char *want = getenv("MEMORI_BRIDGE_FAILPOINT");
+
+    if (want == NULL || strcmp(want, name) != 0)
+        return false;
+    log_error("failpoint \"%s\": failing here (MEMORI_BRIDGE_FAILPOINT)", name);
+    return true;
+}

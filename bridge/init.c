@@ -32,6 +32,7 @@
 #include "bridge/copy.h"
 #include "bridge/ddl.h"
 #include "bridge/failpoint.h"
+#include "bridge/fence.h"
 #include "bridge/log.h"
 #include "bridge/pgconn.h"
 #include "bridge/preflight.h"
@@ -465,6 +466,30 @@ set_identity_full(struct init *in)
     return true;
 }
 
+/* Nobody writes to both sides by mistake: the target refuses writes (but the
+ * bridge's) until a cutover; the source gets the bridge's objects too, for
+ * its own fence at cutover. */
+static bool
+fence_target(struct init *in)
+{
+    char moved[300], where[300];
+    struct fence_options fo = {"target", in->conf->schemas, moved, in->conf->fence_timeout_ms,
+                               false};
+
+    snprintf(moved, sizeof(moved), "%s", pgconn_describe(in->src, where, sizeof(where)));
+    /* no user in the message: host, port, database */
+    {
+        char *u = strstr(moved, " user=");
+
+        if (u != NULL)
+            *u = '\0';
+    }
+    if (!fence_objects(in->src, "source") || !fence_up(in->dst, &fo))
+        return false;
+    log_info("fenced the target: it refuses writes (but the bridge's) until a cutover");
+    return true;
+}
+
 /* ---- the command ------------------------------------------------------ */
 
 static bool
@@ -604,7 +629,7 @@ cmd_init(int argc, char **argv, const struct conf *conf)
     if (!write_marker(&in, "copying") || !load(&in, started))
         goto done;
     failpoint("init-after-copy");
-    if (!set_origin(&in) || !write_marker(&in, "done"))
+    if (!set_origin(&in) || !fence_target(&in) || !write_marker(&in, "done"))
         goto done;
     log_info("init done in %.1f s: the target holds the source as of %s, and its origin \"%s\" "
              "is set there; stream from it with: memori-bridge run",

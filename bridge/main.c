@@ -16,6 +16,7 @@
 #include "bridge/init.h"
 #include "bridge/log.h"
 #include "bridge/run.h"
+#include "bridge/switch.h"
 #include "bridge/verify.h"
 
 #define EXIT_USAGE 2
@@ -41,8 +42,8 @@ static const struct command commands[] = {
     {"run", "stream continuously, with lag lines (--reverse streams target -> source)", cmd_run},
     {"status", "one-shot report: slots, lag, retained WAL, fences, sequences", NULL},
     {"verify", "compare source and target at one point: counts, hashes, sequences", cmd_verify},
-    {"cutover", "switch writers to the target, arming the reverse stream", NULL},
-    {"rollback", "switch writers back to the source", NULL},
+    {"cutover", "switch writers to the target, arming the reverse stream", cmd_cutover},
+    {"rollback", "switch writers back to the source, arming the forward stream", cmd_rollback},
     {"cleanup", "drop what the bridge created (slots, origins, fences) on both sides", NULL},
     {"decode", "print a wal2json stream (file or stdin) change by change", run_decode},
     {"demo", "the whole life cycle on two local PostgreSQL clusters", NULL},

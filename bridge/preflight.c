@@ -371,7 +371,8 @@ check_tables(struct preflight *pf, const struct preflight_side *s, const struct 
         "               WHERE i.indrelid = c.oid AND i.indisprimary), "
         "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
         "               WHERE i.indrelid = c.oid AND i.indisreplident), "
-        "       pg_catalog.has_table_privilege(c.oid, 'SELECT') "
+        "       pg_catalog.has_table_privilege(c.oid, 'SELECT'), "
+        "       pg_catalog.pg_has_role(c.relowner, 'MEMBER') "
         "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = ANY (pg_catalog.string_to_array(replace($1, ' ', ''), ',')) "
         "  AND c.relkind IN ('r', 'p') "
@@ -427,6 +428,13 @@ check_tables(struct preflight *pf, const struct preflight_side *s, const struct 
             snprintf(fix, sizeof(fix), "GRANT SELECT ON ALL TABLES IN SCHEMA %s TO %s", sch, u);
             preflight_add(pf, false, s->side, fix, "role %s may not read table %s.%s", u, sch,
                           tab);
+        }
+        if (PQgetvalue(res, r, 6)[0] != 't')
+        {
+            snprintf(fix, sizeof(fix), "ALTER TABLE %s.%s OWNER TO %s", sch, tab, u);
+            preflight_add(pf, false, s->side, fix,
+                          "role %s does not own table %s.%s: the fence at cutover needs it", u,
+                          sch, tab);
         }
         if (!keyed)
         {
@@ -484,11 +492,13 @@ preflight_check(struct preflight *pf, const struct preflight_side *s)
                       "PostgreSQL %s is too old: memori-bridge needs 12 or later", f.version);
         return true;
     }
-    if (!s->is_source)
     {
+        /* the bridge's own schema (memori_bridge) goes on both sides */
         PGresult *res = pgconn_exec(s->conn, "could not check privileges",
                                     "SELECT pg_catalog.has_database_privilege("
-                                    "current_database(), 'CREATE')",
+                                    "current_database(), 'CREATE') OR EXISTS (SELECT 1 FROM "
+                                    "pg_catalog.pg_namespace WHERE nspname = 'memori_bridge' "
+                                    "AND pg_catalog.has_schema_privilege(oid, 'CREATE'))",
                                     0, NULL, NULL);
         char fix[512], u[160], db[160];
 
@@ -498,8 +508,10 @@ preflight_check(struct preflight *pf, const struct preflight_side *s)
         {
             snprintf(fix, sizeof(fix), "GRANT CREATE ON DATABASE %s TO %s",
                      ident(f.database, db, sizeof(db)), ident(f.user, u, sizeof(u)));
-            preflight_add(pf, false, s->side, fix, "role %s may not create schemas in %s", u,
-                          db);
+            preflight_add(pf, false, s->side, fix,
+                          "role %s may not create schemas in %s (%s)", u, db,
+                          s->is_source ? "the bridge's own, memori_bridge"
+                                       : "the streamed ones and memori_bridge");
         }
         PQclear(res);
     }

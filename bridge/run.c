@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bridge/apply.h"
+#include "bridge/direction.h"
 #include "bridge/lag.h"
 #include "bridge/log.h"
 #include "bridge/reader.h"
@@ -48,6 +49,7 @@ enum session_outcome
     SESSION_BUSY,        /* the slot or origin is in use: try again shortly */
     SESSION_REFUSED,     /* replay carefully */
     SESSION_FATAL,       /* exit 1 */
+    SESSION_SWITCH,      /* a switch marker was applied: hand over to the other direction */
 };
 
 /* Options of run itself (not settings). */
@@ -61,21 +63,31 @@ struct supervisor
 {
     const struct conf *conf;
     struct run_options ro;
+    struct direction dir;     /* which way now */
+    bool drain;               /* cutover's or rollback's own drain: stop at the switch */
+    bool follow;              /* a finished switch was seen: stop, and stream the other way */
+    int64_t last_switch_check;
+    char switch_token[64];    /* the token of the last switch marker applied */
     struct ring ring;
     struct run_state st;
     int sig_fd;               /* signalfd of SIGINT, SIGTERM, SIGHUP */
+    bool own_sig_fd;          /* made here (else borrowed from the command) */
     bool signalled;           /* a stop signal came */
     bool careful;             /* the next session replays carefully */
     bool busy_final;          /* the next session reports a busy slot or origin */
     lsn_t careful_until;
-    PGconn *monitor;          /* source connection for its current LSN (lag lines) */
-    PGconn *tmonitor;         /* target connection for its sequences */
+    PGconn *monitor;          /* the streaming side: its current LSN, its sequences */
+    PGconn *tmonitor;         /* the applying side: its sequences, the status reports */
+    bool status_table;        /* the applying side has memori_bridge.stream_status */
+    int64_t last_status;      /* monotonic us of the last status report */
     int64_t monitor_retry;    /* when to try connecting them again */
     int64_t last_seq_sync;    /* monotonic us of the last sequence sync */
 
     /* lag-line rates */
     uint64_t last_changes, last_xacts;
     int64_t last_line;
+    double last_lag_seconds;  /* of the last lag sample, negative when unknown */
+    char last_lag_text[32];
 };
 
 /* Thread bodies and their outcomes. */
@@ -146,7 +158,7 @@ source_lsn(struct supervisor *sv)
     {
         if (now < sv->monitor_retry)
             return LSN_INVALID;
-        sv->monitor = pgconn_open(sv->conf->source, "source", PGCONN_SQL,
+        sv->monitor = pgconn_open(sv->dir.from_dsn, sv->dir.from_role, PGCONN_SQL,
                                   "memori-bridge monitor", sv->conf->connect_timeout_ms, NULL);
         if (sv->monitor == NULL)
         {
@@ -214,6 +226,8 @@ lag_line(struct supervisor *sv)
     sv->last_changes = changes;
     sv->last_xacts = xacts;
     sv->last_line = mono;
+    sv->last_lag_seconds = s.lag_seconds;
+    snprintf(sv->last_lag_text, sizeof(sv->last_lag_text), "%.3f", s.lag_seconds);
     log_event("lag", lag_format_json(&s, json, sizeof(json)),
               lag_format_text(&s, text, sizeof(text)));
 }
@@ -240,13 +254,82 @@ sync_sequences(struct supervisor *sv, bool now)
     {
         if (sv->tmonitor != NULL)
             PQfinish(sv->tmonitor);
-        sv->tmonitor = pgconn_open(sv->conf->target, "target", PGCONN_SQL,
+        sv->tmonitor = pgconn_open(sv->dir.to_dsn, sv->dir.to_role, PGCONN_SQL,
                                    "memori-bridge monitor", sv->conf->connect_timeout_ms, NULL);
         if (sv->tmonitor == NULL)
             return;
     }
     if (sv->monitor != NULL && seq_sync(sv->monitor, sv->tmonitor, sv->conf->schemas, true) < 0)
         log_warning("could not bring the target's sequences up to the source's; cutover will");
+}
+
+/* What this bridge is doing, on the side it applies to, every second, for
+ * status and cutover (memori_bridge.stream_status). Best effort. */
+static void
+report_status(struct supervisor *sv)
+{
+    char applied[LSN_BUFSZ], durable[LSN_BUFSZ], pid[16], changes[24];
+    const char *params[7];
+    int64_t now = stream_now_us();
+    PGresult *res;
+
+    if (now - sv->last_status < 1000000 || sv->tmonitor == NULL)
+        return;
+    sv->last_status = now;
+    if (!sv->status_table)
+    {
+        res = PQexec(sv->tmonitor,
+                     "SELECT pg_catalog.to_regclass('memori_bridge.stream_status') IS NOT NULL");
+        sv->status_table = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        if (!sv->status_table)
+            return;
+    }
+    snprintf(pid, sizeof(pid), "%d", (int) getpid());
+    snprintf(changes, sizeof(changes), "%llu",
+             (unsigned long long) atomic_load(&sv->st.changes));
+    params[0] = sv->dir.slot;
+    params[1] = direction_name(&sv->dir);
+    params[2] = pid;
+    params[3] = lsn_format(atomic_load(&sv->st.applied), applied);
+    params[4] = lsn_format(atomic_load(&sv->st.durable), durable);
+    params[5] = sv->last_lag_seconds >= 0 ? sv->last_lag_text : NULL;
+    params[6] = changes;
+    res = PQexecParams(sv->tmonitor,
+                       "INSERT INTO memori_bridge.stream_status AS s (slot, direction, pid, "
+                       "  applied_lsn, durable_lsn, lag_seconds, changes) "
+                       "VALUES ($1, $2, $3::int, $4::pg_lsn, $5::pg_lsn, $6::float8, $7::bigint) "
+                       "ON CONFLICT (slot, direction) DO UPDATE SET pid = $3::int, "
+                       "  applied_lsn = $4::pg_lsn, durable_lsn = $5::pg_lsn, "
+                       "  lag_seconds = $6::float8, changes = $7::bigint, updated_at = now(), "
+                       "  started_at = CASE WHEN s.pid = $3::int THEN s.started_at ELSE now() END",
+                       7, NULL, params, NULL, NULL, 0);
+    PQclear(res);
+}
+
+/* A switch may finish while this bridge does not wait for it (it was
+ * restarting, or gave up waiting): look at the record now and then, and
+ * follow it. */
+static void
+check_switch(struct supervisor *sv)
+{
+    PGconn *target = sv->dir.reverse ? sv->monitor : sv->tmonitor;
+    bool exists = false, reverse = false;
+    char phase[16] = "";
+    int64_t now = stream_now_us();
+
+    if (sv->drain || target == NULL || now - sv->last_switch_check < 1000000)
+        return;
+    sv->last_switch_check = now;
+    if (!direction_read_switch(target, sv->conf->slot, &exists, &reverse, phase, sizeof(phase)))
+        return;
+    if (exists && strcmp(phase, "done") == 0 && reverse != sv->dir.reverse)
+    {
+        log_info("the switch to streaming %s is done; following it",
+                 reverse ? "reverse" : "forward");
+        sv->follow = true;
+        request_stop(sv);
+    }
 }
 
 /* ---- one session ------------------------------------------------------ */
@@ -272,11 +355,14 @@ static enum session_outcome
 run_session(struct supervisor *sv, bool *started)
 {
     const struct conf *c = sv->conf;
-    struct apply_options ao = {c,         c->target,           c->slot,
-                               c->schemas, sv->careful,         sv->careful_until,
-                               sv->ro.stop_at, sv->busy_final};
-    struct stream_options so = {c->source, "source", c->slot, c->schemas, NULL, 0,
+    const struct direction *d = &sv->dir;
+    struct apply_options ao = {c,           d->to_dsn,         d->to_role,
+                               d->from_role, d->origin,         c->schemas,
+                               sv->careful, sv->careful_until, sv->ro.stop_at,
+                               sv->busy_final};
+    struct stream_options so = {d->from_dsn, d->from_role, d->slot, c->schemas, NULL, 0,
                                 c->connect_timeout_ms, sv->busy_final};
+    char filter[32];
     struct stream stream;
     struct reader_job rj;
     struct apply_job aj;
@@ -300,6 +386,33 @@ run_session(struct supervisor *sv, bool *started)
                : failure == PGCONN_BUSY    ? SESSION_BUSY
                                            : SESSION_FATAL;
     so.start = apply_start_lsn(a);
+    /* leave out what the other direction applied: its origin's id there */
+    if (sv->monitor == NULL)
+        source_lsn(sv);
+    if (sv->monitor == NULL || !direction_filter(d, sv->monitor, filter, sizeof(filter)))
+    {
+        apply_close(a);
+        return SESSION_TRANSIENT;
+    }
+    so.filter_origins = filter;
+    if (so.start == LSN_INVALID)
+    {
+        /* a new origin: the slot's own position is where this stream stands,
+         * and the lag lines count from there */
+        const char *params[1] = {d->slot};
+        PGresult *res = PQexecParams(sv->monitor,
+                                     "SELECT confirmed_flush_lsn FROM pg_catalog.pg_replication_slots "
+                                     "WHERE slot_name = $1",
+                                     1, NULL, params, NULL, NULL, 0);
+        lsn_t slot_at = LSN_INVALID;
+
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+            !PQgetisnull(res, 0, 0))
+            lsn_parse(PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0), &slot_at);
+        PQclear(res);
+        if (atomic_load(&sv->st.applied) < slot_at)
+            atomic_store(&sv->st.applied, slot_at);
+    }
     if (!stream_open(&stream, &so, &failure))
     {
         apply_close(a);
@@ -308,8 +421,8 @@ run_session(struct supervisor *sv, bool *started)
                                            : SESSION_FATAL;
     }
     *started = true;
-    log_info("streaming slot \"%s\" from the source (%s) into the target (%s) from " LSN_FMT "%s",
-             c->slot, pgconn_describe(stream.conn, src, sizeof(src)),
+    log_info("streaming slot \"%s\" from the %s (%s) into the %s (%s) from " LSN_FMT "%s",
+             d->slot, d->from_role, pgconn_describe(stream.conn, src, sizeof(src)), d->to_role,
              apply_describe(a, dst, sizeof(dst)), LSN_ARGS(so.start),
              sv->careful ? ", one change at a time" : "");
 
@@ -365,7 +478,11 @@ run_session(struct supervisor *sv, bool *started)
             !atomic_load(&sv->st.stop))
             lag_line(sv);
         if (!atomic_load(&sv->st.stop))
+        {
             sync_sequences(sv, false);
+            report_status(sv);
+            check_switch(sv);
+        }
     }
     pthread_join(rt, NULL);
     pthread_join(at, NULL);
@@ -374,6 +491,8 @@ run_session(struct supervisor *sv, bool *started)
     stream_close(&stream, atomic_load(&sv->st.durable));
     if (aj.out == APPLY_STOPPED || aj.out == APPLY_REACHED)
         sync_sequences(sv, true);
+    if (aj.out == APPLY_SWITCH)
+        snprintf(sv->switch_token, sizeof(sv->switch_token), "%s", apply_switch_token(a));
     if (aj.out == APPLY_REFUSED)
         sv->careful_until = apply_refused_lsn(a);
     else if (sv->careful && atomic_load(&sv->st.applied) > sv->careful_until)
@@ -384,6 +503,8 @@ run_session(struct supervisor *sv, bool *started)
         out = SESSION_FATAL;
     else if (aj.out == APPLY_REACHED)
         out = SESSION_REACHED;
+    else if (aj.out == APPLY_SWITCH)
+        out = SESSION_SWITCH;
     else if (aj.out == APPLY_REFUSED)
         out = SESSION_REFUSED;
     else if (aj.out == APPLY_TRANSIENT || rj.out == READER_TRANSIENT)
@@ -400,12 +521,16 @@ run_session(struct supervisor *sv, bool *started)
 static void
 run_usage(FILE *out)
 {
-    fputs("usage: memori-bridge run [--stop-at LSN] [options]\n"
+    fputs("usage: memori-bridge run [--reverse] [--stop-at LSN] [options]\n"
           "\n"
           "Streams the slot from the source and applies every change of the schemas to\n"
           "the target, continuously, exactly once, in commit order. A lag line every\n"
-          "--lag-interval. SIGINT or SIGTERM stops it cleanly (exit 0).\n"
+          "--lag-interval. SIGINT or SIGTERM stops it cleanly (exit 0). When a cutover\n"
+          "(or a rollback) switches the direction, it follows: after the switch marker it\n"
+          "streams the other way, in the same process.\n"
           "\n"
+          "  --reverse       stream back: the target's slot <slot>_reverse into the source\n"
+          "                  (what runs after a cutover)\n"
           "  --stop-at LSN   exit 0 once everything up to LSN is durably applied\n"
           "\n"
           "The target's tables must exist (memori-bridge init creates them) and the\n"
@@ -427,76 +552,96 @@ backoff_sleep(struct supervisor *sv, int64_t delay_ms)
     return true;
 }
 
-int
-cmd_run(int argc, char **argv, const struct conf *conf)
+static void
+drop_monitors(struct supervisor *sv)
 {
-    struct supervisor sv;
-    sigset_t sigs;
-    int i, status = 1;
-    int64_t delay;
+    if (sv->monitor != NULL)
+        PQfinish(sv->monitor);
+    if (sv->tmonitor != NULL)
+        PQfinish(sv->tmonitor);
+    sv->monitor = sv->tmonitor = NULL;
+    sv->status_table = false;
+}
+
+/* After a switch marker: wait for the cutover (or rollback) that wrote it to
+ * finish, then stream whichever way memori_bridge.switch says. Returns false
+ * on a stop signal or when the record cannot be read for too long. */
+static bool
+hand_over(struct supervisor *sv)
+{
+    int64_t start = stream_now_us(), last_note = start;
+    PGconn *target = NULL;
+
+    log_info("waiting for the switch to finish (the %s is fenced and drained)",
+             sv->dir.from_role);
+    for (;;)
+    {
+        bool exists = false, reverse = false;
+        char phase[16] = "";
+
+        if (target == NULL)
+            target = pgconn_open(sv->conf->target, "target", PGCONN_SQL, "memori-bridge monitor",
+                                 sv->conf->connect_timeout_ms, NULL);
+        if (target != NULL && !direction_read_switch(target, sv->conf->slot, &exists, &reverse,
+                                                     phase, sizeof(phase)))
+        {
+            PQfinish(target);
+            target = NULL;
+        }
+        if (exists && strcmp(phase, "switching") != 0)
+        {
+            bool was = sv->dir.reverse;
+
+            if (target != NULL)
+                PQfinish(target);
+            direction_init(&sv->dir, sv->conf, reverse);
+            drop_monitors(sv);
+            if (reverse != was)
+                log_info("the switch is done: streaming %s now, from the %s into the %s",
+                         direction_name(&sv->dir), sv->dir.from_role, sv->dir.to_role);
+            else
+                log_info("the switch was called off: streaming %s again",
+                         direction_name(&sv->dir));
+            return true;
+        }
+        if (stream_now_us() - start > sv->conf->switch_timeout_ms * 1000)
+        {
+            /* whoever switched is gone: keep streaming the way we were */
+            log_warning("no word from the switch for %.0f s; streaming %s again",
+                        (double) sv->conf->switch_timeout_ms / 1000, direction_name(&sv->dir));
+            if (target != NULL)
+                PQfinish(target);
+            return true;
+        }
+        if (stream_now_us() - last_note > 10000000)
+        {
+            log_info("still waiting for the switch to finish");
+            last_note = stream_now_us();
+        }
+        if (!backoff_sleep(sv, 50))
+        {
+            if (target != NULL)
+                PQfinish(target);
+            return false;
+        }
+    }
+}
+
+/* The session loop: start, restart after failures with backoff, follow
+ * switches. Returns the exit status. */
+static int
+supervise(struct supervisor *sv)
+{
+    const struct conf *conf = sv->conf;
+    int64_t delay = conf->reconnect_min_ms, busy_since = 0;
     unsigned attempt = 0;
     bool ever_started = false;
-    int64_t busy_since = 0;
-
-    memset(&sv, 0, sizeof(sv));
-    sv.conf = conf;
-    sv.sig_fd = sv.st.stop_fd = sv.st.done_fd = -1;
-    for (i = 1; i < argc; i++)
-    {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-        {
-            run_usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--stop-at") == 0 && i + 1 < argc)
-        {
-            i++;
-            if (!lsn_parse(argv[i], strlen(argv[i]), &sv.ro.stop_at) ||
-                sv.ro.stop_at == LSN_INVALID)
-            {
-                log_error("run: \"%s\" is not an LSN (write it as PostgreSQL does: 0/16B3748)",
-                          argv[i]);
-                return EXIT_USAGE;
-            }
-            continue;
-        }
-        if (strcmp(argv[i], "--reverse") == 0)
-        {
-            log_error("run: --reverse is not built yet in this version");
-            return 1;
-        }
-        log_error("run: unknown option \"%s\"", argv[i]);
-        run_usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (!conf_require_dsns(conf, "run"))
-        return EXIT_USAGE;
-
-    log_set_timestamps(true);
-    log_set_json(conf->log_format == CONF_LOG_JSON);
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 ||
-        (sv.sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-        (sv.st.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-        (sv.st.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-    {
-        log_error("could not set up signals and events: %s", strerror(errno));
-        goto done;
-    }
-    if (!ring_init(&sv.ring, (uint32_t) conf->ring_batches, (size_t) conf->ring_batch_bytes))
-        goto done;
-    sv.last_line = stream_now_us();
-    srandom((unsigned) (time(NULL) ^ getpid()));
-    delay = conf->reconnect_min_ms;
 
     for (;;)
     {
         bool started;
         int64_t began = stream_now_us();
-        enum session_outcome out = run_session(&sv, &started);
+        enum session_outcome out = run_session(sv, &started);
 
         ever_started |= started;
         if (out != SESSION_BUSY)
@@ -512,38 +657,45 @@ cmd_run(int argc, char **argv, const struct conf *conf)
                              (double) conf->busy_timeout_ms / 1000);
                 }
                 if (stream_now_us() - busy_since >= conf->busy_timeout_ms * 1000)
-                    sv.busy_final = true;
-                else if (!backoff_sleep(&sv, 250))
-                {
-                    status = 0;
-                    goto done;
-                }
+                    sv->busy_final = true;
+                else if (!backoff_sleep(sv, 250))
+                    return 0;
                 continue;
             case SESSION_STOPPED:
-                log_info("stopped; the slot is confirmed up to " LSN_FMT,
-                         LSN_ARGS(atomic_load(&sv.st.durable)));
-                status = 0;
-                goto done;
+                if (sv->follow && !sv->signalled)
+                {
+                    sv->follow = false;
+                    direction_init(&sv->dir, conf, !sv->dir.reverse);
+                    drop_monitors(sv);
+                    sv->careful = false;
+                    continue;
+                }
+                log_info("stopped; slot \"%s\" is confirmed up to " LSN_FMT, sv->dir.slot,
+                         LSN_ARGS(atomic_load(&sv->st.durable)));
+                return 0;
             case SESSION_REACHED:
                 log_info("reached " LSN_FMT ": everything up to it is applied and durable",
-                         LSN_ARGS(sv.ro.stop_at));
-                status = 0;
-                goto done;
+                         LSN_ARGS(sv->ro.stop_at));
+                return 0;
             case SESSION_FATAL:
-                status = 1;
-                goto done;
+                return 1;
             case SESSION_REFUSED:
-                sv.careful = true;
+                sv->careful = true;
+                continue;
+            case SESSION_SWITCH:
+                if (sv->drain)
+                    return 0;
+                if (!hand_over(sv))
+                    return 0;
+                sv->careful = false;
+                delay = conf->reconnect_min_ms;
+                attempt = 0;
                 continue;
             case SESSION_TRANSIENT:
                 break;
         }
         if (!ever_started)
-        {
-            /* never got going: a wrong address is not worth waiting for */
-            status = 1;
-            goto done;
-        }
+            return 1; /* never got going: a wrong address is not worth waiting for */
         if (stream_now_us() - began > conf->reconnect_max_ms * 1000)
         {
             delay = conf->reconnect_min_ms; /* it ran for a while: start over */
@@ -556,26 +708,160 @@ cmd_run(int argc, char **argv, const struct conf *conf)
             int64_t wait = delay - jitter + (jitter > 0 ? random() % (2 * jitter + 1) : 0);
 
             log_info("reconnecting in %.1f s (attempt %u)", (double) wait / 1000, attempt);
-            if (!backoff_sleep(&sv, wait))
+            if (!backoff_sleep(sv, wait))
             {
                 log_info("stopped while waiting to reconnect");
-                status = 0;
-                goto done;
+                return 0;
             }
             delay = delay * 2 > conf->reconnect_max_ms ? conf->reconnect_max_ms : delay * 2;
         }
     }
-done:
-    if (sv.monitor != NULL)
-        PQfinish(sv.monitor);
-    if (sv.tmonitor != NULL)
-        PQfinish(sv.tmonitor);
-    ring_destroy(&sv.ring);
-    if (sv.sig_fd >= 0)
-        close(sv.sig_fd);
-    if (sv.st.stop_fd >= 0)
-        close(sv.st.stop_fd);
-    if (sv.st.done_fd >= 0)
-        close(sv.st.done_fd);
+}
+
+/* Set up the supervisor's fds and ring. SIG_FD: an existing signalfd, or -1
+ * to make one for SIGINT, SIGTERM and SIGHUP. */
+static bool
+supervisor_init(struct supervisor *sv, const struct conf *conf, bool reverse, int sig_fd)
+{
+    sigset_t sigs;
+
+    memset(sv, 0, sizeof(*sv));
+    sv->conf = conf;
+    sv->sig_fd = sv->st.stop_fd = sv->st.done_fd = -1;
+    direction_init(&sv->dir, conf, reverse);
+    if (sig_fd < 0)
+    {
+        sigemptyset(&sigs);
+        sigaddset(&sigs, SIGINT);
+        sigaddset(&sigs, SIGTERM);
+        sigaddset(&sigs, SIGHUP);
+        if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 ||
+            (sig_fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+        {
+            log_error("could not set up signals: %s", strerror(errno));
+            return false;
+        }
+        sv->own_sig_fd = true;
+    }
+    sv->sig_fd = sig_fd;
+    if ((sv->st.stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+        (sv->st.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+    {
+        log_error("could not create an eventfd: %s", strerror(errno));
+        return false;
+    }
+    if (!ring_init(&sv->ring, (uint32_t) conf->ring_batches, (size_t) conf->ring_batch_bytes))
+        return false;
+    sv->last_line = stream_now_us();
+    sv->last_lag_seconds = -1;
+    srandom((unsigned) (time(NULL) ^ getpid()));
+    return true;
+}
+
+static void
+supervisor_free(struct supervisor *sv)
+{
+    drop_monitors(sv);
+    ring_destroy(&sv->ring);
+    if (sv->own_sig_fd && sv->sig_fd >= 0)
+        close(sv->sig_fd);
+    if (sv->st.stop_fd >= 0)
+        close(sv->st.stop_fd);
+    if (sv->st.done_fd >= 0)
+        close(sv->st.done_fd);
+}
+
+int
+run_drain(const struct conf *conf, bool reverse, lsn_t stop_at, int sig_fd)
+{
+    struct supervisor sv;
+    int status = 1;
+
+    if (supervisor_init(&sv, conf, reverse, sig_fd))
+    {
+        sv.drain = true;
+        sv.ro.stop_at = stop_at;
+        status = supervise(&sv);
+        if (sv.signalled)
+            status = 2;
+    }
+    supervisor_free(&sv);
+    return status;
+}
+
+int
+cmd_run(int argc, char **argv, const struct conf *conf)
+{
+    struct supervisor sv;
+    bool reverse = false;
+    lsn_t stop_at = LSN_INVALID;
+    int i, status = 1;
+
+    for (i = 1; i < argc; i++)
+    {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+        {
+            run_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--stop-at") == 0 && i + 1 < argc)
+        {
+            i++;
+            if (!lsn_parse(argv[i], strlen(argv[i]), &stop_at) || stop_at == LSN_INVALID)
+            {
+                log_error("run: \"%s\" is not an LSN (write it as PostgreSQL does: 0/16B3748)",
+                          argv[i]);
+                return EXIT_USAGE;
+            }
+            continue;
+        }
+        if (strcmp(argv[i], "--reverse") == 0)
+        {
+            reverse = true;
+            continue;
+        }
+        log_error("run: unknown option \"%s\"", argv[i]);
+        run_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!conf_require_dsns(conf, "run"))
+        return EXIT_USAGE;
+
+    log_set_timestamps(true);
+    log_set_json(conf->log_format == CONF_LOG_JSON);
+
+    /* the direction a cutover or rollback settled on wins over a guess */
+    {
+        PGconn *target = pgconn_open(conf->target, "target", PGCONN_SQL, "memori-bridge monitor",
+                                     conf->connect_timeout_ms, NULL);
+        bool exists = false, switched = false;
+        char phase[16] = "";
+
+        if (target == NULL)
+            return 1;
+        if (!direction_read_switch(target, conf->slot, &exists, &switched, phase, sizeof(phase)))
+        {
+            PQfinish(target);
+            return 1;
+        }
+        PQfinish(target);
+        if (exists && strcmp(phase, "done") == 0 && switched != reverse)
+        {
+            if (switched)
+                log_error("run: memori was cut over to the target; stream back with: "
+                          "memori-bridge run --reverse (or go back with memori-bridge rollback)");
+            else
+                log_error("run: memori was rolled back to the source; stream forward with: "
+                          "memori-bridge run (without --reverse)");
+            return 1;
+        }
+    }
+
+    if (supervisor_init(&sv, conf, reverse, -1))
+    {
+        sv.ro.stop_at = stop_at;
+        status = supervise(&sv);
+    }
+    supervisor_free(&sv);
     return status;
 }

@@ -4,7 +4,10 @@
 #ifndef MB_RUN_H
 #define MB_RUN_H
 
+#include <stdbool.h>
+
 #include "bridge/conf.h"
+#include "decoder/lsn.h"
 
 /*
  * Stream the source's slot and apply every change of the configured schemas
@@ -15,5 +18,13 @@
  * 2 usage.
  */
 int cmd_run(int argc, char **argv, const struct conf *conf);
+
+/*
+ * Stream one direction (REVERSE: target to source) until STOP_AT is durably
+ * applied or a switch marker is: the drain of a cutover or rollback when no
+ * bridge is running. SIG_FD is the caller's signalfd (signals blocked). Returns
+ * 0 when done, 1 on failure (logged), 2 when a signal stopped it.
+ */
+int run_drain(const struct conf *conf, bool reverse, lsn_t stop_at, int sig_fd);
 
 #endif

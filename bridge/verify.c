@@ -822,10 +822,43 @@ open_snapshot(struct verify *v)
 }
 
 int
+verify_compare(const struct conf *conf, bool json, bool show_keys, long long width)
+{
+    struct verify v;
+    int status = 1;
+
+    memset(&v, 0, sizeof(v));
+    v.conf = conf;
+    v.json = json;
+    v.show_keys = show_keys;
+    v.width = width;
+    v.pause_timeout_ms = 300000;
+    v.src = pgconn_open(conf->source, "source", PGCONN_SQL, "memori-bridge verify",
+                        conf->connect_timeout_ms, NULL);
+    v.dst = v.src ? pgconn_open(conf->target, "target", PGCONN_SQL, "memori-bridge verify",
+                                conf->connect_timeout_ms, NULL)
+                  : NULL;
+    if (v.dst == NULL || !ok(v.src, "could not set up the source session",
+                             "SET search_path = ''", 0, NULL) ||
+        !ok(v.dst, "could not set up the target session", "SET search_path = ''", 0, NULL))
+        goto done;
+    /* sequences first: they move outside transactions, and the bridge sets
+     * the target's only at cutover */
+    if (!read_sequences(&v) || !establish_point(&v) || !open_snapshot(&v) || !load_tables(&v) ||
+        !hash_tables(&v))
+        goto done;
+    release_bridge(&v);
+    status = report(&v);
+done:
+    free_verify(&v);
+    return status;
+}
+
+int
 cmd_verify(int argc, char **argv, const struct conf *conf)
 {
     struct verify v;
-    int i, status = 1;
+    int i;
 
     memset(&v, 0, sizeof(v));
     v.conf = conf;
@@ -863,23 +896,6 @@ cmd_verify(int argc, char **argv, const struct conf *conf)
     }
     if (!conf_require_dsns(conf, "verify"))
         return EXIT_USAGE;
-    v.src = pgconn_open(conf->source, "source", PGCONN_SQL, "memori-bridge verify",
-                        conf->connect_timeout_ms, NULL);
-    v.dst = v.src ? pgconn_open(conf->target, "target", PGCONN_SQL, "memori-bridge verify",
-                                conf->connect_timeout_ms, NULL)
-                  : NULL;
-    if (v.dst == NULL || !ok(v.src, "could not set up the source session",
-                             "SET search_path = ''", 0, NULL) ||
-        !ok(v.dst, "could not set up the target session", "SET search_path = ''", 0, NULL))
-        goto done;
-    /* sequences first: they move outside transactions, and the bridge sets
-     * the target's only at cutover */
-    if (!read_sequences(&v) || !establish_point(&v) || !open_snapshot(&v) || !load_tables(&v) ||
-        !hash_tables(&v))
-        goto done;
-    release_bridge(&v);
-    status = report(&v);
-done:
-    free_verify(&v);
-    return status;
+    return verify_compare(conf, v.json, v.show_keys, v.width);
 }
+

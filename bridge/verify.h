@@ -5,6 +5,8 @@
 #ifndef MB_VERIFY_H
 #define MB_VERIFY_H
 
+#include <stdbool.h>
+
 #include "bridge/conf.h"
 
 /*
@@ -18,5 +20,10 @@
  * different, 1 when it could not compare, 2 usage.
  */
 int cmd_verify(int argc, char **argv, const struct conf *conf);
+
+/* The comparison itself, report on stdout (JSON when JSON), keys of differing
+ * chunks when SHOW_KEYS, WIDTH key values per chunk. Returns 0 equal, 3
+ * different, 1 when it could not compare. */
+int verify_compare(const struct conf *conf, bool json, bool show_keys, long long width);
 
 #endif

@@ -32,3 +32,59 @@ CREATE TABLE IF NOT EXISTS memori_bridge.verify_pause (
     applied    pg_lsn,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Fences. A fenced side refuses writes to the streamed tables from everyone
+-- but the bridge: each table gets a statement-level BEFORE INSERT, UPDATE,
+-- DELETE and TRUNCATE trigger (memori_bridge_fence) that raises SQLSTATE
+-- 25006 (read_only_sql_transaction), naming where memori lives now, so that an
+-- application can tell, reconnect there and retry. Ordinary triggers do not
+-- fire under session_replication_role = replica, so the bridge's own apply
+-- passes. Reads never stop. fence_state says where the writes go instead (host,
+-- port and database; never a password).
+CREATE TABLE IF NOT EXISTS memori_bridge.fence_state (
+    only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    moved_to  text NOT NULL,
+    fenced_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE OR REPLACE FUNCTION memori_bridge.fence() RETURNS trigger
+LANGUAGE plpgsql AS $fence$
+DECLARE
+    elsewhere text;
+BEGIN
+    SELECT moved_to INTO elsewhere FROM memori_bridge.fence_state;
+    RAISE EXCEPTION 'memori is read-only here: it has moved to %',
+                    coalesce(elsewhere, 'the other database')
+        USING ERRCODE = '25006',
+              DETAIL = format('%s on %I.%I was refused by the memori-bridge fence.', TG_OP,
+                              TG_TABLE_SCHEMA, TG_TABLE_NAME),
+              HINT = 'Connect to where memori lives now (MEMORI_DATABASE_URL) and retry.';
+END
+$fence$;
+
+-- Which way the bridge streams, per slot, and the switch in progress:
+-- cutover and rollback set it, a running bridge follows it.
+CREATE TABLE IF NOT EXISTS memori_bridge.switch (
+    slot       text PRIMARY KEY,
+    direction  text NOT NULL CHECK (direction IN ('forward', 'reverse')),
+    phase      text NOT NULL CHECK (phase IN ('switching', 'done', 'aborted')),
+    token      text,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- What a running bridge reports, every second or so, for status and cutover.
+CREATE TABLE IF NOT EXISTS memori_bridge.stream_status (
+    slot                text NOT NULL,
+    direction           text NOT NULL CHECK (direction IN ('forward', 'reverse')),
+    pid                 integer NOT NULL,
+    host                text,
+    applied_lsn         pg_lsn,
+    durable_lsn         pg_lsn,
+    source_lsn          pg_lsn,
+    lag_bytes           bigint,
+    lag_seconds         double precision,
+    changes             bigint,
+    started_at          timestamptz NOT NULL DEFAULT now(),
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (slot, direction)
+);

@@ -57,7 +57,9 @@ mb_expect 1 'target: table memori\.memories is not empty: init copies into empty
     mb_fail "a refused init created its slot"
 
 # --force starts over: the old slot and origin go, the tables are replaced
-mb_sql "$DST" "INSERT INTO memori.memories (id, user_id, content) VALUES (999999, 'only', 'on the target')"
+# (the target is fenced after init: only the replica role writes there)
+mb_sql "$DST" "SET session_replication_role = replica;
+               INSERT INTO memori.memories (id, user_id, content) VALUES (999999, 'only', 'on the target')"
 if mb_expect 0 "" init --source "$SRC" --target "$DST" --schemas memori,golden --force; then
     mb_ok "init --force"
 fi

@@ -31,6 +31,7 @@ MB_CATALOG_SQL="SELECT kind, text FROM (
   UNION ALL
   SELECT 'trigger', pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('memori', 'golden') AND NOT t.tgisinternal
+    AND t.tgname <> 'memori_bridge_fence'
   UNION ALL
   SELECT 'function', pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname IN ('memori', 'golden')

@@ -23,7 +23,9 @@ for line in \
     'source: role "reader" may not read table "memori"\."memories"; fix: GRANT SELECT ON ALL TABLES IN SCHEMA "memori" TO "reader"' \
     'source: role "reader" may not set session_replication_role \(needed to apply a rollback here\); fix: GRANT SET ON PARAMETER session_replication_role TO "reader"' \
     'source: role "reader" may not use the replication origin functions \(needed to apply a rollback here\); fix: GRANT EXECUTE ON FUNCTION pg_replication_origin_create\(text\), ' \
-    'target: role "weak" may not create schemas in "postgres"; fix: GRANT CREATE ON DATABASE "postgres" TO "weak"' \
+    'target: role "weak" may not create schemas in "postgres" \(the streamed ones and memori_bridge\); fix: GRANT CREATE ON DATABASE "postgres" TO "weak"' \
+    'source: role "reader" may not create schemas in "postgres" \(the bridge.s own, memori_bridge\); fix: GRANT CREATE ON DATABASE "postgres" TO "reader"' \
+    'source: role "reader" does not own table "memori"\."memories": the fence at cutover needs it; fix: ALTER TABLE "memori"\."memories" OWNER TO "reader"' \
     'target: role "weak" may not stream \(no REPLICATION\); fix: ALTER ROLE "weak" WITH REPLICATION' \
     'target: role "weak" may not set session_replication_role; fix: GRANT SET ON PARAMETER session_replication_role TO "weak"' \
     'target: role "weak" may not use the replication origin functions; fix: GRANT EXECUTE ON FUNCTION '; do

@@ -23,7 +23,8 @@ v=(verify --source "$SRC" --target "$DST" --schemas "$schemas")
 verify_case()
 {
     local name=$1 break_sql=$2 pattern=$3 fix_sql=$4
-    mb_sql "$DST" "$break_sql"
+    # the target is fenced after init: tamper with it as the bridge would write
+    mb_sql "$DST" "SET session_replication_role = replica; $break_sql"
     "$MB_BRIDGE" "${v[@]}" --show-keys >"$MB_TMP/report" 2>>"$MB_OUT"
     status=$?
     cat "$MB_TMP/report" >>"$MB_OUT"
@@ -34,7 +35,7 @@ verify_case()
     else
         mb_fail "$name: exit $status, report: $(cat "$MB_TMP/report")"
     fi
-    mb_sql "$DST" "$fix_sql"
+    mb_sql "$DST" "SET session_replication_role = replica; $fix_sql"
 }
 
 mb_expect 0 "" "${v[@]}" && grep -q "verdict: equal" "$MB_TMP/out" && mb_ok "equal after init" ||
@@ -45,7 +46,7 @@ verify_case "a changed row" "UPDATE memori.memories SET content = 'tampered' WHE
     'memori.memories \(rows\) +29999 +29999 +DIFFERS in 1 chunk of keys: \[10000, 20000\).*keys: changed 12345' \
     "UPDATE memori.memories SET content = \$m\$$content\$m\$ WHERE id = 12345"
 "${PSQL[@]}" -d "$DST" -c "COPY (SELECT * FROM memori.entities WHERE id = 777) TO STDOUT" >"$MB_TMP/row"
-verify_case "a missing row" "SET session_replication_role = replica; DELETE FROM memori.entities WHERE id = 777" \
+verify_case "a missing row" "DELETE FROM memori.entities WHERE id = 777" \
     'memori.entities \(rows\) +3000 +2999 +DIFFERS.*keys: missing 777' \
     "SELECT 1"  # put back below, from the saved copy
 PGOPTIONS="$PGOPTIONS -c session_replication_role=replica" "${PSQL[@]}" -d "$DST" -c "COPY memori.entities FROM STDIN" <"$MB_TMP/row" ||

@@ -1,0 +1,82 @@
+#!/bin/bash
+# Fences, and cutover without a running bridge. After init the target refuses
+# writes with SQLSTATE 25006 and says where memori lives (host, port, database;
+# never the password), reads go on, and the bridge's replica role passes. A
+# cutover that meets a transaction still writing on the source waits for it up
+# to --fence-timeout, then puts everything back; --terminate-writers ends it.
+# With no bridge running, cutover drains the stream itself and says how to
+# start the reverse one; it rewrites MEMORI_DATABASE_URL in --env-file.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+. "$here/switch_lib.sh"
+
+mb_start 2
+mb_switch_setup 500
+src_addr="host=127.0.0.1 port=$PGH_1_PORT dbname=postgres"
+dst_addr="host=127.0.0.1 port=$PGH_2_PORT dbname=postgres"
+
+out=$("${PSQL[@]}" -d "$DST" -c "INSERT INTO memori.memories (user_id, content) VALUES ('app', 'x')" 2>&1)
+if grep -q "ERROR:  memori is read-only here: it has moved to $src_addr" <<<"$out" &&
+    grep -q "HINT:  Connect to where memori lives now" <<<"$out"; then
+    mb_ok "the target refuses writes and names the source"
+else
+    mb_fail "the target's fence: $out"
+fi
+grep -q "$PGH_PASSWORD" <<<"$out" && mb_fail "the fence's message shows the password"
+state=$("${PSQL[@]}" -d "$DST" -c "\\set VERBOSITY verbose" -c "UPDATE memori.memories SET content = 'y' WHERE id = 1" 2>&1 | grep -o "25006")
+[ "$state" = 25006 ] && mb_ok "its SQLSTATE is 25006" || mb_fail "SQLSTATE: $state"
+[ "$(mb_val "$DST" "SELECT count(*) FROM memori.memories")" = 500 ] && mb_ok "reads go on" || mb_fail "reads"
+mb_sql "$DST" "SET session_replication_role = replica; UPDATE memori.memories SET content = content WHERE id = 1" &&
+    mb_ok "the replica role passes the fence"
+
+# a transaction still writing on the source when the fence goes up
+"${PSQL[@]}" -d "$SRC" -c "BEGIN" -c "INSERT INTO memori.memories (user_id, content) VALUES ('slow', 'writer')" \
+    -c "SELECT pg_sleep(30)" -c "COMMIT" >"$MB_TMP/slow.out" 2>&1 &
+slow=$!
+MB_BG_PIDS+=("$slow")
+for _ in $(seq 1 100); do
+    [ "$(mb_val "$SRC" "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")" = 1 ] && break
+    sleep 0.05
+done
+slow_pid=$(mb_val "$SRC" "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")
+mb_expect 1 "could not put up the fence on the source within 0\\.5 s: transactions still writing \\(PID $slow_pid\\); let them end" \
+    cutover --fence-timeout 500ms && mb_ok "a writer in flight outlasts the fence timeout: refused"
+grep -q "everything is back as it was: the source takes writes, the target is fenced" "$MB_TMP/err" ||
+    mb_fail "cutover did not say it put everything back: $(cat "$MB_TMP/err")"
+mb_fenced "$SRC" && mb_fail "the source is still fenced"
+mb_fenced "$DST" || mb_fail "the target is not fenced any more"
+[ "$(mb_val "$DST" "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'memori_bridge_reverse'")" = 0 ] ||
+    mb_fail "the reverse slot was left behind"
+
+# again, ending the writer; no bridge runs: cutover drains itself
+printf 'OTHER=kept\nMEMORI_DATABASE_URL="postgresql://old@example:5432/memori?options=-c%%20search_path%%3Dmemori"\nLAST=kept too\n' >"$MB_TMP/app.env"
+if mb_expect 0 "cutover done: writes were paused for" cutover --fence-timeout 500ms --terminate-writers \
+    --env-file "$MB_TMP/app.env"; then
+    mb_ok "cutover ended the writer in flight and went through"
+fi
+grep -q "ending the transactions still writing on the source (PID $slow_pid)" "$MB_TMP/err" || mb_fail "no word of ending PID $slow_pid"
+grep -q "no bridge is streaming; applying up to the marker" "$MB_TMP/err" || mb_fail "no in-process drain"
+grep -q "start the reverse stream with: memori-bridge run --reverse" "$MB_TMP/err" || mb_fail "no word of run --reverse"
+wait "$slow" 2>/dev/null
+grep -q "terminating connection" "$MB_TMP/slow.out" || mb_fail "the slow writer was not ended: $(cat "$MB_TMP/slow.out")"
+grep -q "^MEMORI_DATABASE_URL=postgresql://postgres:\*\*\*\*\*\*\*\*@127.0.0.1:$PGH_2_PORT/postgres?options=-c%20search_path%3Dmemori$" "$MB_TMP/out" ||
+    mb_fail "the URL printed: $(cat "$MB_TMP/out")"
+if [ "$(sed -n 1p "$MB_TMP/app.env")" = OTHER=kept ] && [ "$(sed -n 3p "$MB_TMP/app.env")" = "LAST=kept too" ] &&
+    [ "$(sed -n 2p "$MB_TMP/app.env")" = "MEMORI_DATABASE_URL=\"postgresql://postgres:$PGH_PASSWORD@127.0.0.1:$PGH_2_PORT/postgres?options=-c%20search_path%3Dmemori\"" ]; then
+    mb_ok "the env file's URL line was rewritten, the rest kept"
+else
+    mb_fail "env file: $(sed "s/$PGH_PASSWORD/(password)/" "$MB_TMP/app.env")"
+fi
+
+mb_fenced "$SRC" && mb_ok "the source is fenced now" || mb_fail "the source is not fenced"
+out=$("${PSQL[@]}" -d "$SRC" -c "DELETE FROM memori.memories WHERE id = 2" 2>&1)
+grep -q "it has moved to $dst_addr" <<<"$out" || mb_fail "the source's fence: $out"
+mb_sql "$DST" "INSERT INTO memori.memories (user_id, content) VALUES ('after', 'cutover')" &&
+    mb_ok "the target takes writes"
+
+mb_expect 1 "run: memori was cut over to the target; stream back with: memori-bridge run --reverse" run &&
+    mb_ok "a forward run after the cutover is refused, with the command to use"
+end=$(mb_val "$DST" "SELECT pg_current_wal_lsn()")
+mb_expect 0 "" run --reverse --stop-at "$end" --lag-interval 0 && mb_ok "run --reverse"
+mb_compare memori.memories
+mb_finish
