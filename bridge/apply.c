@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bridge/catalog.h"
 #include "bridge/lag.h"
@@ -37,6 +38,7 @@
 #include "bridge/pipeline.h"
 #include "bridge/stmt.h"
 #include "bridge/stream.h"
+#include "bridge/tally.h"
 
 #define INFLIGHT      512
 #define TS_LEN        48
@@ -77,6 +79,7 @@ struct apply
     char ts[TS_LEN];
 
     /* the group (target transaction) */
+    struct tally tally;      /* its changes per table, for the metrics */
     bool group_open;
     uint32_t group_xacts;
     uint64_t group_bytes;
@@ -522,6 +525,7 @@ flush_truncate(struct apply *a)
     }
     fclose(f);
     a->group_changes += (uint64_t) a->ntrunc;
+    atomic_fetch_add(&a->st->written, (uint64_t) a->ntrunc);
     a->ntrunc = 0;
     if (sql == NULL)
         return false;
@@ -546,6 +550,7 @@ rollback(struct apply *a)
 
     reset_pending(a, (size_t) a->o.conf->batch_bytes * 2);
     a->ntrunc = 0;
+    tally_discard(&a->tally);
     if (!a->group_open)
         return;
     a->group_open = false;
@@ -597,6 +602,16 @@ publish_durable(struct apply *a)
     atomic_store(&a->st->durable, a->durable);
 }
 
+/* Microseconds since the Unix epoch. */
+static int64_t
+wall_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Commit the open group at END with commit time TS. Returns false with the
  * outcome in *OUT on failure. */
 static bool
@@ -641,6 +656,8 @@ commit_group(struct apply *a, enum apply_outcome *out)
         atomic_store(&a->st->applied_commit_us, commit_us);
     atomic_fetch_add(&a->st->changes, a->group_changes);
     atomic_fetch_add(&a->st->xacts, a->group_xacts);
+    atomic_store(&a->st->last_apply_us, wall_us());
+    tally_publish(&a->tally, a->st);
     if (a->careful && a->committed > a->o.careful_until)
     {
         a->careful = false;
@@ -884,6 +901,19 @@ find_table(struct apply *a, const struct w2j_record *rec, bool *ok)
     return t;
 }
 
+/* T's entry in the metrics' table list. */
+static int
+table_tally(struct apply *a, struct cat_table *t)
+{
+    if (t->tally == 0)
+    {
+        int i = tally_table(a->st, t->schema, t->name);
+
+        t->tally = i < 0 ? -1 : i + 1;
+    }
+    return t->tally > 0 ? t->tally - 1 : -1;
+}
+
 static bool
 apply_truncate(struct apply *a, const struct item *it)
 {
@@ -903,6 +933,7 @@ apply_truncate(struct apply *a, const struct item *it)
         if (a->trunc[i] == t)
             return true;
     a->trunc[a->ntrunc++] = t;
+    tally_change(&a->tally, table_tally(a, t), STATE_TRUNCATE);
     a->trunc_lsn = it->rec.lsn;
     return true;
 }
@@ -1025,7 +1056,13 @@ apply_row(struct apply *a, const struct item *it)
             return false;
     }
     key = stmt_key_hash(st, rec);
-    return batch_row(a, st, rec, key);
+    if (!batch_row(a, st, rec, key))
+        return false;
+    tally_change(&a->tally, table_tally(a, t),
+                 rec->action == W2J_INSERT   ? STATE_INSERT
+                 : rec->action == W2J_UPDATE ? STATE_UPDATE
+                                             : STATE_DELETE);
+    return true;
 }
 
 /*
@@ -1040,6 +1077,7 @@ apply_switch(struct apply *a, const struct w2j_record *rec, enum apply_outcome *
     a->switch_in_xact = false;
     if (a->has_changes)
     {
+        tally_xact_end(&a->tally);
         a->group_xacts++;
         a->group_last_commit = a->commit_lsn;
     }
@@ -1148,6 +1186,7 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
                 }
                 return true;
             }
+            tally_xact_end(&a->tally);
             a->group_xacts++;
             a->group_end = rec->nextlsn;
             a->group_last_commit = a->commit_lsn;

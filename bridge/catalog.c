@@ -175,7 +175,7 @@ catalog_load(struct catalog *cat, PGconn *conn, const char *schemas,
                                              fresh.tables[r].name, strlen(fresh.tables[r].name));
 
         if (old != NULL)
-            memcpy(fresh.tables[r].applied, old->applied, sizeof(old->applied));
+            fresh.tables[r].tally = old->tally;
     }
     catalog_free(cat);
     *cat = fresh;

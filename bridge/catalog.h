@@ -44,7 +44,8 @@ struct cat_table
     bool barrier;            /* a trigger fires here even under the replica role
                               * (ENABLE REPLICA or ALWAYS): nothing is reordered
                               * around its changes */
-    uint64_t applied[3];     /* rows inserted, updated, deleted by this bridge */
+    int tally;               /* 1 + its entry in the metrics' table list (tally.h);
+                             * 0 not looked up yet */
 };
 
 /* The tables of the configured schemas. */

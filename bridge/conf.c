@@ -57,6 +57,9 @@ static const struct setting settings[] = {
      MS_DAY, "send standby status at least this often (at most 10s keeps the server content)"},
     {"lag_interval", "--lag-interval", NULL, T_DURATION, F(lag_interval_ms), "10s", 0, MS_DAY,
      "print a lag line this often; 0 never"},
+    {"metrics_addr", "--metrics-addr", NULL, T_STRING, F(metrics_addr), NULL, 0, 0,
+     "run serves Prometheus metrics at http://HOST:PORT/metrics (127.0.0.1:9187); "
+     "off when unset"},
     {"log_format", "--log-format", NULL, T_LOG_FORMAT, F(log_format), "text", 0, 0,
      "text or json (lag lines as JSON objects)"},
     {"log_level", "--log-level", NULL, T_LOG_LEVEL, F(log_level), "info", 0, 0,
@@ -93,6 +96,8 @@ static const struct setting settings[] = {
      MS_DAY, "wait this long for transactions in flight when a fence goes up"},
     {"drain_timeout", "--drain-timeout", NULL, T_DURATION, F(drain_timeout_ms), "60s", 1000,
      MS_DAY, "wait this long for the stream to apply the switch marker"},
+    {"max_retained_wal", "--max-retained-wal", NULL, T_SIZE, F(max_retained_wal), "1GB", 0,
+     1024 * GB, "status warns when a slot keeps more WAL than this"},
     {"busy_timeout", "--busy-timeout", NULL, T_DURATION, F(busy_timeout_ms), "5s", 0, MS_DAY,
      "wait this long for a slot or origin still held by a bridge that just died, "
      "before calling it another bridge"},
@@ -539,6 +544,7 @@ conf_print_help(FILE *out)
         snprintf(flag, sizeof(flag), "%s %s", s->flag,
                  s->type == T_STRING ? (s->offset == F(slot) ? "NAME"
                                         : s->offset == F(schemas) ? "LIST"
+                                        : s->offset == F(metrics_addr) ? "ADDR"
                                                                   : "DSN")
                  : s->type == T_DURATION ? "TIME"
                  : s->type == T_SIZE     ? "SIZE"

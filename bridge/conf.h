@@ -37,6 +37,7 @@ struct conf
     char *schemas;              /* comma-separated schema list */
     int64_t status_interval_ms; /* standby status at least this often */
     int64_t lag_interval_ms;    /* one lag line this often; 0: never */
+    char *metrics_addr;         /* HOST:PORT of the metrics endpoint of run, or NULL: off */
     int log_format;             /* enum conf_log_format */
     int log_level;              /* enum log_level */
     int64_t group_xacts;        /* source transactions per target transaction, at most */
@@ -56,6 +57,7 @@ struct conf
     int64_t max_lag_ms;         /* ... or older */
     int64_t fence_timeout_ms;   /* wait this long for transactions in flight at a fence */
     int64_t drain_timeout_ms;   /* wait this long for the stream to apply the marker */
+    int64_t max_retained_wal;   /* status warns when a slot keeps more WAL */
     char *config_file;          /* the file read, or NULL; owned */
 };
 

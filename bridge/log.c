@@ -8,6 +8,7 @@
 #include "bridge/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -23,6 +24,13 @@ static bool json_lines;
 static bool timestamps;
 
 static const char *const level_names[] = {"debug", "info", "warning", "error"};
+static _Atomic uint64_t counts[LOG_ERROR + 1]; /* messages per level, printed or not */
+
+uint64_t
+log_count(enum log_level level)
+{
+    return atomic_load(&counts[level]);
+}
 
 void
 log_set_level(enum log_level level)
@@ -136,6 +144,7 @@ log_msg(enum log_level level, const char *fmt, ...)
     va_list ap;
     int n = 0;
 
+    atomic_fetch_add(&counts[level], 1);
     if (level < min_level)
         return;
     va_start(ap, fmt);

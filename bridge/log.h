@@ -15,6 +15,7 @@
 #define MB_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum log_level
 {
@@ -34,6 +35,9 @@ void log_set_json(bool json);
 void log_set_timestamps(bool on);
 
 bool log_is_json(void);
+
+/* Messages of LEVEL logged so far by this process (for the metrics). */
+uint64_t log_count(enum log_level level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -16,6 +16,7 @@
 #include "bridge/init.h"
 #include "bridge/log.h"
 #include "bridge/run.h"
+#include "bridge/status.h"
 #include "bridge/switch.h"
 #include "bridge/verify.h"
 
@@ -40,7 +41,7 @@ run_decode(int argc, char **argv, const struct conf *conf)
 static const struct command commands[] = {
     {"init", "check prerequisites, create the slot, copy the tables, hand over to run", cmd_init},
     {"run", "stream continuously, with lag lines (--reverse streams target -> source)", cmd_run},
-    {"status", "one-shot report: slots, lag, retained WAL, fences, sequences", NULL},
+    {"status", "one-shot report: slots, lag, retained WAL, fences, sequences", cmd_status},
     {"verify", "compare source and target at one point: counts, hashes, sequences", cmd_verify},
     {"cutover", "switch writers to the target, arming the reverse stream", cmd_cutover},
     {"rollback", "switch writers back to the source, arming the forward stream", cmd_rollback},

@@ -88,12 +88,8 @@ ident(const char *name, char *buf, size_t len)
     return buf;
 }
 
-/* Does the GUC list LIST (as SHOW prints it) hold ITEM? Items are separated
- * by commas; a double-quoted item is taken whole, commas and spaces and all,
- * as the server reads it: "pgoutput, test_decoding, wal2json" in quotes is one
- * library of that odd name (terrain: ALTER SYSTEM with one quoted string). */
-static bool
-list_has(const char *list, const char *item)
+bool
+preflight_list_has(const char *list, const char *item)
 {
     const char *p = list;
     size_t n = strlen(item);
@@ -213,7 +209,7 @@ check_streaming(struct preflight *pf, const struct preflight_side *s, const stru
         snprintf(fix, sizeof(fix), "ALTER ROLE %s WITH REPLICATION", u);
         preflight_add(pf, false, s->side, fix, "role %s may not stream (no REPLICATION)", u);
     }
-    if (f->has_allowlist && !list_has(f->allowlist, "wal2json"))
+    if (f->has_allowlist && !preflight_list_has(f->allowlist, "wal2json"))
         preflight_add(pf, false, s->side,
                       "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', "
                       "'wal2json'; SELECT pg_reload_conf()",
@@ -247,7 +243,7 @@ probe_wal2json(struct preflight *pf, const struct preflight_side *s, const struc
                           "wal2json is not installed (%s)", msg);
         else if (strstr(msg, "may not be used as an output plugin") != NULL)
         {
-            if (!f->has_allowlist || list_has(f->allowlist, "wal2json"))
+            if (!f->has_allowlist || preflight_list_has(f->allowlist, "wal2json"))
                 preflight_add(pf, false, s->side,
                               "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', "
                               "'test_decoding', 'wal2json'; SELECT pg_reload_conf()",

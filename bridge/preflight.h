@@ -62,6 +62,12 @@ bool preflight_check(struct preflight *pf, const struct preflight_side *side);
 /* Print every problem, one line each, errors first. */
 void preflight_report(const struct preflight *pf);
 
+/* Does the GUC list LIST (as SHOW prints it) hold ITEM? Items are separated
+ * by commas; a double-quoted item is taken whole, commas and spaces and all,
+ * as the server reads it: "pgoutput, test_decoding, wal2json" in quotes is one
+ * library of that odd name (terrain: ALTER SYSTEM with one quoted string). */
+bool preflight_list_has(const char *list, const char *item);
+
 /* Add a problem (printf-style TEXT; FIX may be NULL). */
 void preflight_add(struct preflight *pf, bool warning, const char *side, const char *fix,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -31,6 +31,7 @@
 #include "bridge/direction.h"
 #include "bridge/lag.h"
 #include "bridge/log.h"
+#include "bridge/metrics.h"
 #include "bridge/reader.h"
 #include "bridge/ring.h"
 #include "bridge/secret.h"
@@ -86,8 +87,6 @@ struct supervisor
     /* lag-line rates */
     uint64_t last_changes, last_xacts;
     int64_t last_line;
-    double last_lag_seconds;  /* of the last lag sample, negative when unknown */
-    char last_lag_text[32];
 };
 
 /* Thread bodies and their outcomes. */
@@ -180,54 +179,61 @@ source_lsn(struct supervisor *sv)
     return lsn;
 }
 
+/* The lag figures now (the rates are left to the caller). */
+static void
+lag_sample(struct supervisor *sv, struct lag_sample *s)
+{
+    struct timespec now;
+    int64_t commit_us;
+
+    memset(s, 0, sizeof(*s));
+    s->applied = atomic_load(&sv->st.applied);
+    s->durable = atomic_load(&sv->st.durable);
+    s->source = source_lsn(sv);
+    s->ring_fill = ring_fill(&sv->ring);
+    s->ring_size = sv->ring.nbatches;
+    /* caught up: nothing waiting on this side, and the server has sent up to
+     * (nearly) the source's end of WAL; the slack covers the little the
+     * server writes by itself between its keepalive and this query */
+    s->caught_up = atomic_load(&sv->st.reader_idle) && atomic_load(&sv->st.applier_idle) &&
+                   s->ring_fill == 0 &&
+                   (s->source == LSN_INVALID ||
+                    atomic_load(&sv->st.server_end) + CAUGHT_UP_SLACK >= s->source);
+    if (s->source == LSN_INVALID)
+        s->lag_bytes = -1;
+    else
+        s->lag_bytes = s->source > s->applied ? (int64_t) (s->source - s->applied) : 0;
+    commit_us = atomic_load(&sv->st.applied_commit_us);
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (s->caught_up)
+        s->lag_seconds = 0;
+    else if (commit_us != 0)
+    {
+        s->lag_seconds = ((double) now.tv_sec * 1e6 + (double) now.tv_nsec / 1e3 -
+                          (double) commit_us) /
+                         1e6;
+        if (s->lag_seconds < 0)
+            s->lag_seconds = 0;
+    }
+    else
+        s->lag_seconds = -1;
+}
+
 static void
 lag_line(struct supervisor *sv)
 {
     struct lag_sample s;
-    struct timespec now;
-    int64_t mono = stream_now_us(), commit_us;
+    int64_t mono = stream_now_us();
     double dt = (double) (mono - sv->last_line) / 1e6;
     uint64_t changes = atomic_load(&sv->st.written), xacts = atomic_load(&sv->st.xacts);
     char text[512], json[768];
 
-    memset(&s, 0, sizeof(s));
-    s.applied = atomic_load(&sv->st.applied);
-    s.durable = atomic_load(&sv->st.durable);
-    s.source = source_lsn(sv);
-    s.ring_fill = ring_fill(&sv->ring);
-    s.ring_size = sv->ring.nbatches;
-    /* caught up: nothing waiting on this side, and the server has sent up to
-     * (nearly) the source's end of WAL; the slack covers the little the
-     * server writes by itself between its keepalive and this query */
-    s.caught_up = atomic_load(&sv->st.reader_idle) && atomic_load(&sv->st.applier_idle) &&
-                  s.ring_fill == 0 &&
-                  (s.source == LSN_INVALID ||
-                   atomic_load(&sv->st.server_end) + CAUGHT_UP_SLACK >= s.source);
-    if (s.source == LSN_INVALID)
-        s.lag_bytes = -1;
-    else
-        s.lag_bytes = s.source > s.applied ? (int64_t) (s.source - s.applied) : 0;
-    commit_us = atomic_load(&sv->st.applied_commit_us);
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (s.caught_up)
-        s.lag_seconds = 0;
-    else if (commit_us != 0)
-    {
-        s.lag_seconds = ((double) now.tv_sec * 1e6 + (double) now.tv_nsec / 1e3 -
-                         (double) commit_us) /
-                        1e6;
-        if (s.lag_seconds < 0)
-            s.lag_seconds = 0;
-    }
-    else
-        s.lag_seconds = -1;
+    lag_sample(sv, &s);
     s.changes_per_s = dt > 0 ? (double) (changes - sv->last_changes) / dt : 0;
     s.xacts_per_s = dt > 0 ? (double) (xacts - sv->last_xacts) / dt : 0;
     sv->last_changes = changes;
     sv->last_xacts = xacts;
     sv->last_line = mono;
-    sv->last_lag_seconds = s.lag_seconds;
-    snprintf(sv->last_lag_text, sizeof(sv->last_lag_text), "%.3f", s.lag_seconds);
     log_event("lag", lag_format_json(&s, json, sizeof(json)),
               lag_format_text(&s, text, sizeof(text)));
 }
@@ -235,6 +241,20 @@ lag_line(struct supervisor *sv)
 /* ---- sequences -------------------------------------------------------- */
 
 #define SEQ_SYNC_EVERY_US (10 * INT64_C(1000000))
+
+/* The applying side's monitoring connection, opened when needed. */
+static bool
+ensure_tmonitor(struct supervisor *sv)
+{
+    if (sv->tmonitor != NULL && PQstatus(sv->tmonitor) == CONNECTION_OK)
+        return true;
+    if (sv->tmonitor != NULL)
+        PQfinish(sv->tmonitor);
+    sv->status_table = false;
+    sv->tmonitor = pgconn_open(sv->dir.to_dsn, sv->dir.to_role, PGCONN_SQL,
+                               "memori-bridge monitor", sv->conf->connect_timeout_ms, NULL);
+    return sv->tmonitor != NULL;
+}
 
 /* Sequences are not streamed: bring the target's up to the source's now and
  * then (forward only), so that they are near when the cutover sets them
@@ -250,15 +270,8 @@ sync_sequences(struct supervisor *sv, bool now)
     sv->last_seq_sync = t;
     if (sv->monitor == NULL && source_lsn(sv) == LSN_INVALID)
         return;
-    if (sv->tmonitor == NULL || PQstatus(sv->tmonitor) != CONNECTION_OK)
-    {
-        if (sv->tmonitor != NULL)
-            PQfinish(sv->tmonitor);
-        sv->tmonitor = pgconn_open(sv->dir.to_dsn, sv->dir.to_role, PGCONN_SQL,
-                                   "memori-bridge monitor", sv->conf->connect_timeout_ms, NULL);
-        if (sv->tmonitor == NULL)
-            return;
-    }
+    if (!ensure_tmonitor(sv))
+        return;
     if (sv->monitor != NULL && seq_sync(sv->monitor, sv->tmonitor, sv->conf->schemas, true) < 0)
         log_warning("could not bring the target's sequences up to the source's; cutover will");
 }
@@ -266,16 +279,14 @@ sync_sequences(struct supervisor *sv, bool now)
 /* What this bridge is doing, on the side it applies to, every second, for
  * status and cutover (memori_bridge.stream_status). Best effort. */
 static void
-report_status(struct supervisor *sv)
+report_status(struct supervisor *sv, const struct lag_sample *ls)
 {
-    char applied[LSN_BUFSZ], durable[LSN_BUFSZ], pid[16], changes[24];
+    char applied[LSN_BUFSZ], durable[LSN_BUFSZ], pid[16], changes[24], lag[32];
     const char *params[7];
-    int64_t now = stream_now_us();
     PGresult *res;
 
-    if (now - sv->last_status < 1000000 || sv->tmonitor == NULL)
+    if (!ensure_tmonitor(sv))
         return;
-    sv->last_status = now;
     if (!sv->status_table)
     {
         res = PQexec(sv->tmonitor,
@@ -293,7 +304,8 @@ report_status(struct supervisor *sv)
     params[2] = pid;
     params[3] = lsn_format(atomic_load(&sv->st.applied), applied);
     params[4] = lsn_format(atomic_load(&sv->st.durable), durable);
-    params[5] = sv->last_lag_seconds >= 0 ? sv->last_lag_text : NULL;
+    snprintf(lag, sizeof(lag), "%.3f", ls->lag_seconds);
+    params[5] = ls->lag_seconds >= 0 ? lag : NULL;
     params[6] = changes;
     res = PQexecParams(sv->tmonitor,
                        "INSERT INTO memori_bridge.stream_status AS s (slot, direction, pid, "
@@ -305,6 +317,24 @@ report_status(struct supervisor *sv)
                        "  started_at = CASE WHEN s.pid = $3::int THEN s.started_at ELSE now() END",
                        7, NULL, params, NULL, NULL, 0);
     PQclear(res);
+}
+
+/* Once a second: the lag figures for the metrics, and the status report. */
+static void
+sample(struct supervisor *sv)
+{
+    int64_t now = stream_now_us();
+    struct lag_sample ls;
+
+    if (now - sv->last_status < 1000000)
+        return;
+    sv->last_status = now;
+    lag_sample(sv, &ls);
+    atomic_store(&sv->st.source_lsn, ls.source);
+    atomic_store(&sv->st.lag_bytes, ls.lag_bytes);
+    atomic_store(&sv->st.lag_us, ls.lag_seconds < 0 ? -1 : (int64_t) (ls.lag_seconds * 1e6));
+    atomic_store(&sv->st.caught_up, ls.caught_up);
+    report_status(sv, &ls);
 }
 
 /* A switch may finish while this bridge does not wait for it (it was
@@ -373,6 +403,7 @@ run_session(struct supervisor *sv, bool *started)
     char src[256], dst[256];
 
     *started = false;
+    atomic_store(&sv->st.reverse, d->reverse);
     ring_reset(&sv->ring);
     atomic_store(&sv->st.stop, false);
     atomic_store(&sv->st.reader_idle, false);
@@ -421,6 +452,8 @@ run_session(struct supervisor *sv, bool *started)
                                            : SESSION_FATAL;
     }
     *started = true;
+    atomic_fetch_add(&sv->st.sessions, 1);
+    atomic_store(&sv->st.streaming, true);
     log_info("streaming slot \"%s\" from the %s (%s) into the %s (%s) from " LSN_FMT "%s",
              d->slot, d->from_role, pgconn_describe(stream.conn, src, sizeof(src)), d->to_role,
              apply_describe(a, dst, sizeof(dst)), LSN_ARGS(so.start),
@@ -480,12 +513,13 @@ run_session(struct supervisor *sv, bool *started)
         if (!atomic_load(&sv->st.stop))
         {
             sync_sequences(sv, false);
-            report_status(sv);
+            sample(sv);
             check_switch(sv);
         }
     }
     pthread_join(rt, NULL);
     pthread_join(at, NULL);
+    atomic_store(&sv->st.streaming, false);
 
     /* the last word to the slot: what is durable on the target */
     stream_close(&stream, atomic_load(&sv->st.durable));
@@ -532,6 +566,7 @@ run_usage(FILE *out)
           "  --reverse       stream back: the target's slot <slot>_reverse into the source\n"
           "                  (what runs after a cutover)\n"
           "  --stop-at LSN   exit 0 once everything up to LSN is durably applied\n"
+          "  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
           "\n"
           "The target's tables must exist (memori-bridge init creates them) and the\n"
           "slot too. Settings (see memori-bridge --help) may stand anywhere.\n",
@@ -555,6 +590,18 @@ backoff_sleep(struct supervisor *sv, int64_t delay_ms)
 static void
 drop_monitors(struct supervisor *sv)
 {
+    /* this bridge no longer applies this way: its status row goes */
+    if (sv->tmonitor != NULL && sv->status_table)
+    {
+        char pid[16];
+        const char *params[3] = {sv->dir.slot, direction_name(&sv->dir), pid};
+
+        snprintf(pid, sizeof(pid), "%d", (int) getpid());
+        PQclear(PQexecParams(sv->tmonitor,
+                             "DELETE FROM memori_bridge.stream_status "
+                             "WHERE slot = $1 AND direction = $2 AND pid = $3::int",
+                             3, NULL, params, NULL, NULL, 0));
+    }
     if (sv->monitor != NULL)
         PQfinish(sv->monitor);
     if (sv->tmonitor != NULL)
@@ -594,8 +641,8 @@ hand_over(struct supervisor *sv)
 
             if (target != NULL)
                 PQfinish(target);
-            direction_init(&sv->dir, sv->conf, reverse);
             drop_monitors(sv);
+            direction_init(&sv->dir, sv->conf, reverse);
             if (reverse != was)
                 log_info("the switch is done: streaming %s now, from the %s into the %s",
                          direction_name(&sv->dir), sv->dir.from_role, sv->dir.to_role);
@@ -665,8 +712,8 @@ supervise(struct supervisor *sv)
                 if (sv->follow && !sv->signalled)
                 {
                     sv->follow = false;
-                    direction_init(&sv->dir, conf, !sv->dir.reverse);
                     drop_monitors(sv);
+                    direction_init(&sv->dir, conf, !sv->dir.reverse);
                     sv->careful = false;
                     continue;
                 }
@@ -696,6 +743,7 @@ supervise(struct supervisor *sv)
         }
         if (!ever_started)
             return 1; /* never got going: a wrong address is not worth waiting for */
+        atomic_fetch_add(&sv->st.reconnects, 1);
         if (stream_now_us() - began > conf->reconnect_max_ms * 1000)
         {
             delay = conf->reconnect_min_ms; /* it ran for a while: start over */
@@ -752,8 +800,9 @@ supervisor_init(struct supervisor *sv, const struct conf *conf, bool reverse, in
     }
     if (!ring_init(&sv->ring, (uint32_t) conf->ring_batches, (size_t) conf->ring_batch_bytes))
         return false;
+    atomic_store(&sv->st.lag_bytes, -1);
+    atomic_store(&sv->st.lag_us, -1);
     sv->last_line = stream_now_us();
-    sv->last_lag_seconds = -1;
     srandom((unsigned) (time(NULL) ^ getpid()));
     return true;
 }
@@ -826,6 +875,18 @@ cmd_run(int argc, char **argv, const struct conf *conf)
     }
     if (!conf_require_dsns(conf, "run"))
         return EXIT_USAGE;
+    if (conf->metrics_addr != NULL && conf->metrics_addr[0] != '\0')
+    {
+        char host[256], port[8];
+
+        if (!metrics_parse_addr(conf->metrics_addr, host, sizeof(host), port, sizeof(port)))
+        {
+            log_error("run: metrics_addr \"%s\" is not HOST:PORT; write it as 127.0.0.1:9187 "
+                      "(or [::1]:9187)",
+                      conf->metrics_addr);
+            return EXIT_USAGE;
+        }
+    }
 
     log_set_timestamps(true);
     log_set_json(conf->log_format == CONF_LOG_JSON);
@@ -859,8 +920,14 @@ cmd_run(int argc, char **argv, const struct conf *conf)
 
     if (supervisor_init(&sv, conf, reverse, -1))
     {
+        struct metrics *m = NULL;
+
         sv.ro.stop_at = stop_at;
-        status = supervise(&sv);
+        atomic_store(&sv.st.reverse, reverse);
+        if (conf->metrics_addr == NULL || conf->metrics_addr[0] == '\0' ||
+            (m = metrics_start(conf, &sv.st, &sv.ring)) != NULL)
+            status = supervise(&sv);
+        metrics_stop(m);
     }
     supervisor_free(&sv);
     return status;

@@ -12,6 +12,27 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define STATE_MAX_TABLES 64
+
+/* The actions counted per table. */
+enum state_action
+{
+    STATE_INSERT,
+    STATE_UPDATE,
+    STATE_DELETE,
+    STATE_TRUNCATE,
+    STATE_NACTIONS
+};
+
+/* What was applied (committed) to one table, for the metrics. */
+struct table_counts
+{
+    char name[128];                      /* "schema.table"; written before ntables counts
+                                          * the entry, never after */
+    _Atomic uint64_t n[STATE_NACTIONS];  /* rows per action (a truncate counts 1) */
+    _Atomic uint64_t xacts;              /* source transactions that changed the table */
+};
+
 /* Shared between the supervisor (main thread), the reader and the applier. */
 struct run_state
 {
@@ -29,6 +50,8 @@ struct run_state
                                        * yet: the rate users watch during a large
                                        * transaction */
     _Atomic uint64_t xacts;           /* source transactions applied */
+    _Atomic int64_t last_apply_us;    /* wall clock (Unix microseconds) of the last commit
+                                       * on the applying side; 0 none yet */
     _Atomic bool applier_idle;        /* nothing received is waiting to be applied */
 
     /* written by the reader */
@@ -37,7 +60,21 @@ struct run_state
     _Atomic bool reader_idle;         /* the last message was a keepalive, outside any
                                        * transaction: the server has nothing more now */
 
+    struct table_counts tables[STATE_MAX_TABLES]; /* by the applier, at commit; the
+                                                   * tables past STATE_MAX_TABLES are
+                                                   * counted in the totals only */
+    _Atomic int ntables;              /* entries of tables in use */
+
     /* written by the supervisor */
+    _Atomic uint64_t source_lsn;      /* the streaming side's WAL position at the last
+                                       * sample; 0 unknown */
+    _Atomic int64_t lag_bytes;        /* of the last sample (every second), -1 unknown */
+    _Atomic int64_t lag_us;           /* of the last sample, -1 unknown */
+    _Atomic bool caught_up;           /* of the last sample */
+    _Atomic bool streaming;           /* a session is streaming now */
+    _Atomic uint64_t sessions;        /* sessions that got streaming */
+    _Atomic uint64_t reconnects;      /* sessions started again after a lost connection */
+    _Atomic bool reverse;             /* streaming target -> source */
     _Atomic bool stop;                /* stop at the next safe point */
     int stop_fd;                      /* eventfd, signalled with stop */
     int done_fd;                      /* eventfd, signalled when a thread ends */

@@ -15,8 +15,9 @@ packages="
     clang libclang-rt-14-dev
     libpq-dev libck-dev libcriterion-dev libinih-dev
     postgresql-15 postgresql-15-wal2json postgresql-client-15
-    libjansson-dev libjson-c-dev
+    libjansson-dev libjson-c-dev pgcopydb
     valgrind procps util-linux passwd time jq
+    libmicrohttpd-dev curl prometheus docker-compose
 "
 
 apt-get update -q
