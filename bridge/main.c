@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/cleanup.h"
 #include "bridge/cmd_decode.h"
 #include "bridge/conf.h"
 #include "bridge/init.h"
@@ -45,7 +46,7 @@ static const struct command commands[] = {
     {"verify", "compare source and target at one point: counts, hashes, sequences", cmd_verify},
     {"cutover", "switch writers to the target, arming the reverse stream", cmd_cutover},
     {"rollback", "switch writers back to the source, arming the forward stream", cmd_rollback},
-    {"cleanup", "drop what the bridge created (slots, origins, fences) on both sides", NULL},
+    {"cleanup", "drop what the bridge created (slots, origins, fences) on both sides", cmd_cleanup},
     {"decode", "print a wal2json stream (file or stdin) change by change", run_decode},
     {"demo", "the whole life cycle on two local PostgreSQL clusters", NULL},
 };
