@@ -163,6 +163,7 @@ pause_bridge(struct verify *v, bool *past)
 {
     const char *params[3] = {v->token, v->conf->slot, v->point};
     int64_t start = stream_now_us(), last_note = start;
+    int moves = 0;
 
     *past = false;
     snprintf(v->token, sizeof(v->token), "verify-%d-%lld", (int) getpid(), (long long) time(NULL));
@@ -194,8 +195,25 @@ pause_bridge(struct verify *v, bool *past)
             return true;
         if (strcmp(state, "past") == 0)
         {
-            *past = true;
-            return true;
+            /* it had applied beyond our point before it saw the request, and
+             * holds where it is: a point taken now is ahead of it */
+            if (++moves > MAX_RETRIES)
+            {
+                *past = true;
+                return true;
+            }
+            log_info("the bridge was already past %s and holds there; taking a later point",
+                     v->point);
+            if (!make_point(v) ||
+                !ok(v->dst, "could not move the pause point",
+                    "UPDATE memori_bridge.verify_pause SET pause_at = $3::pg_lsn, "
+                    "state = 'requested', updated_at = now() WHERE token = $1 AND slot = $2",
+                    3, params) ||
+                !ok(v->dst, "could not move the pause point",
+                    "SELECT pg_catalog.pg_notify('memori_bridge', $1)", 1, params))
+                return false;
+            log_info("asked the bridge to go on to %s and pause there", v->point);
+            continue;
         }
         if (now - start > v->pause_timeout_ms * 1000)
         {

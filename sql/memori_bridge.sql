@@ -1,6 +1,8 @@
 -- memori_bridge.sql: the bridge's own objects, in schema memori_bridge (never
 -- one of the streamed schemas). memori-bridge applies this file itself (it is
--- built into the program); it is idempotent.
+-- built into the program); it is idempotent, and quiet about what exists.
+
+SET client_min_messages = warning;
 
 CREATE SCHEMA IF NOT EXISTS memori_bridge;
 
