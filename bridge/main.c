@@ -14,6 +14,7 @@
 #include "bridge/cleanup.h"
 #include "bridge/cmd_decode.h"
 #include "bridge/conf.h"
+#include "bridge/demo.h"
 #include "bridge/init.h"
 #include "bridge/log.h"
 #include "bridge/run.h"
@@ -23,8 +24,7 @@
 
 #define EXIT_USAGE 2
 
-/* A command: its name, one line of help, and its entry point (NULL while it
- * is not built yet). */
+/* A command: its name, one line of help, and its entry point. */
 struct command
 {
     const char *name;
@@ -48,7 +48,7 @@ static const struct command commands[] = {
     {"rollback", "switch writers back to the source, arming the forward stream", cmd_rollback},
     {"cleanup", "drop what the bridge created (slots, origins, fences) on both sides", cmd_cleanup},
     {"decode", "print a wal2json stream (file or stdin) change by change", run_decode},
-    {"demo", "the whole life cycle on two local PostgreSQL clusters", NULL},
+    {"demo", "the whole life cycle on two local PostgreSQL clusters", cmd_demo},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -66,8 +66,7 @@ usage(FILE *out)
           "commands:\n",
           out);
     for (i = 0; i < NCOMMANDS; i++)
-        fprintf(out, "  %-9s  %s%s\n", commands[i].name, commands[i].help,
-                commands[i].run ? "" : " (not built yet)");
+        fprintf(out, "  %-9s  %s\n", commands[i].name, commands[i].help);
     fputs("\n"
           "settings (before or after the command; each also a key of the --config file):\n",
           out);
@@ -148,12 +147,6 @@ main(int argc, char **argv)
         log_error("unknown command \"%s\"", rest[0]);
         usage(stderr);
         status = EXIT_USAGE;
-        goto done;
-    }
-    if (cmd->run == NULL)
-    {
-        log_error("command \"%s\" is not built yet in this version", cmd->name);
-        status = 1;
         goto done;
     }
     status = cmd->run(nrest, rest, &conf);

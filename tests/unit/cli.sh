@@ -34,7 +34,6 @@ expect 2 'unknown option "--frob"' "$bridge" --frob decode
 expect 2 'option "--source" needs a value' "$bridge" decode --source
 expect 2 'decode: unknown option "--frob"' "$bridge" decode --frob
 expect 2 'more than one file' "$bridge" decode a b
-expect 1 'command "demo" is not built yet' "$bridge" demo
 expect 0 "" "$bridge" decode --help
 
 # shared options may stand before or after the command
