@@ -340,10 +340,12 @@ fence_a(struct sw *s)
                                describe_side(s->b_dsn, moved, sizeof(moved)),
                                s->conf->fence_timeout_ms, s->terminate_writers};
 
+    /* the pause starts as the fence asks for its locks: from then on, new
+     * writes queue behind it */
+    s->t_fence = stream_now_us();
     if (!fence_up(s->a, &fo))
         return false;
     s->fenced_a = true;
-    s->t_fence = stream_now_us();
     step_done(s, "writers there now get SQLSTATE 25006 and where to go");
     return true;
 }
@@ -435,31 +437,63 @@ check(struct sw *s)
         PQclear(tables);
         return false;
     }
-    for (r = 0; r < PQntuples(tables) + PQntuples(seqs); r++)
+    /* one query for every count and sequence, sent to both sides at once:
+     * this step is inside the pause */
     {
-        bool is_table = r < PQntuples(tables);
-        const char *name = is_table ? PQgetvalue(tables, r, 0)
-                                    : PQgetvalue(seqs, r - PQntuples(tables), 0);
-        char sql[600];
-        PGresult *x, *y;
+        char *sql = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&sql, &len);
+        PGresult *x = NULL, *y = NULL;
+        int nt = PQntuples(tables), total = nt + PQntuples(seqs);
 
-        /* NAME is the server's own quoted identifier */
-        if (is_table)
-            snprintf(sql, sizeof(sql), "SELECT count(*)::text FROM %s", name);
-        else
-            snprintf(sql, sizeof(sql), "SELECT last_value || '/' || is_called FROM %s", name);
-        x = PQexec(s->a, sql);
-        y = PQexec(s->b, sql);
-        if (PQresultStatus(x) != PGRES_TUPLES_OK || PQresultStatus(y) != PGRES_TUPLES_OK ||
-            strcmp(PQgetvalue(x, 0, 0), PQgetvalue(y, 0, 0)) != 0)
+        if (f == NULL)
+            goto oom;
+        /* the names are the server's own quoted identifiers */
+        for (r = 0; r < total; r++)
         {
-            log_error("%s: %s %s differs: %s on the %s, %s on the %s", s->name,
-                      is_table ? "table" : "sequence", name,
-                      PQresultStatus(x) == PGRES_TUPLES_OK ? PQgetvalue(x, 0, 0) : "?", s->a_role,
-                      PQresultStatus(y) == PGRES_TUPLES_OK ? PQgetvalue(y, 0, 0) : "?", s->b_role);
+            bool is_table = r < nt;
+            const char *name = is_table ? PQgetvalue(tables, r, 0) : PQgetvalue(seqs, r - nt, 0);
+
+            fprintf(f, "%sSELECT %d, %s FROM %s", r ? " UNION ALL " : "", r,
+                    is_table ? "count(*)::text" : "last_value || '/' || is_called", name);
+        }
+        fputs(total ? " ORDER BY 1" : "SELECT 0, '' WHERE false", f);
+        if (fclose(f) != 0 || sql == NULL)
+            goto oom;
+        if (PQsendQuery(s->a, sql) && PQsendQuery(s->b, sql))
+        {
+            x = PQgetResult(s->a);
+            while (PQgetResult(s->a) != NULL)
+                ;
+            y = PQgetResult(s->b);
+            while (PQgetResult(s->b) != NULL)
+                ;
+        }
+        free(sql);
+        if (PQresultStatus(x) != PGRES_TUPLES_OK || PQresultStatus(y) != PGRES_TUPLES_OK ||
+            PQntuples(x) != total || PQntuples(y) != total)
+        {
+            char ea[256], eb[256];
+
+            log_error("%s: could not count the tables: the %s says %s; the %s says %s", s->name,
+                      s->a_role, pgconn_error(s->a, x, ea, sizeof(ea)), s->b_role,
+                      pgconn_error(s->b, y, eb, sizeof(eb)));
             bad++;
         }
-        n++;
+        for (r = 0; bad == 0 && r < total; r++)
+        {
+            bool is_table = r < nt;
+            const char *name = is_table ? PQgetvalue(tables, r, 0) : PQgetvalue(seqs, r - nt, 0);
+
+            if (strcmp(PQgetvalue(x, r, 1), PQgetvalue(y, r, 1)) != 0)
+            {
+                log_error("%s: %s %s differs: %s on the %s, %s on the %s", s->name,
+                          is_table ? "table" : "sequence", name, PQgetvalue(x, r, 1), s->a_role,
+                          PQgetvalue(y, r, 1), s->b_role);
+                bad++;
+            }
+            n++;
+        }
         PQclear(x);
         PQclear(y);
     }
@@ -470,6 +504,11 @@ check(struct sw *s)
     snprintf(detail, sizeof(detail), "%d tables and sequences equal", n);
     step_done(s, detail);
     return true;
+oom:
+    log_error("%s: out of memory", s->name);
+    PQclear(tables);
+    PQclear(seqs);
+    return false;
 }
 
 /* 7. B takes writes. */

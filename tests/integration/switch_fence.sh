@@ -79,4 +79,14 @@ mb_expect 1 "run: memori was cut over to the target; stream back with: memori-br
 end=$(mb_val "$DST" "SELECT pg_current_wal_lsn()")
 mb_expect 0 "" run --reverse --stop-at "$end" --lag-interval 0 && mb_ok "run --reverse"
 mb_compare memori.memories
+
+# a row the stream never carried (written on the fenced source as the replica
+# role, as only a superuser could): the rollback's check sees the counts
+# differ, refuses inside the pause, and puts everything back
+mb_sql "$SRC" "SET session_replication_role = replica; INSERT INTO memori.entities (user_id, entity_name) VALUES ('stray', 'not streamed')"
+mb_expect 1 'rollback: table memori.entities differs: [0-9]+ on the target, [0-9]+ on the source' rollback &&
+    mb_ok "counts that differ: the rollback refuses and names the table"
+grep -q "everything is back as it was" "$MB_TMP/err" || mb_fail "the rollback did not put everything back: $(cat "$MB_TMP/err")"
+mb_fenced "$SRC" || mb_fail "the source is not fenced after the refused rollback"
+mb_fenced "$DST" && mb_fail "the target is fenced after the refused rollback"
 mb_finish
