@@ -73,6 +73,8 @@ done
 [ "$(leftovers)" = "$before" ] && mb_ok "SIGKILL: the watchdog cleaned up" || mb_fail "left after SIGKILL: $(leftovers)"
 pgrep -af "$MB_BRIDGE (init|run)" && mb_fail "the demo's commands outlived it"
 
+mb_expect 1 '/nonexistent has no initdb; give --pg-bin the bin directory of a PostgreSQL server' demo --pg-bin /nonexistent &&
+    mb_ok "no server programs: exit 1 with the fix"
 mb_expect 2 'demo: --agents takes a number from 1 to 32' demo --agents 0 && mb_ok "--agents 0: exit 2"
 mb_expect 2 'unknown option "--frob"' demo --frob && mb_ok "an unknown option: exit 2"
 mb_finish
