@@ -213,16 +213,34 @@ check_target(struct init *in)
                       "init of slot \"%s\" already finished (started %s): the target is loaded "
                       "and its origin set",
                       in->conf->slot, in->started);
-    else if (in->slot_exists && !in->marker && !in->force)
+    else if (!in->marker && !in->force)
     {
         char fix[256];
 
-        snprintf(fix, sizeof(fix),
-                 "SELECT pg_drop_replication_slot('%s'); or give another --slot, or --force",
-                 in->conf->slot);
-        preflight_add(&in->pf, false, "source", fix,
-                      "slot \"%s\" already exists, and no init of it is recorded on the target",
-                      in->conf->slot);
+        if (in->slot_exists)
+        {
+            snprintf(fix, sizeof(fix),
+                     "SELECT pg_drop_replication_slot('%s'); or give another --slot, or --force",
+                     in->conf->slot);
+            preflight_add(&in->pf, false, "source", fix,
+                          "slot \"%s\" already exists, and no init of it is recorded on the "
+                          "target",
+                          in->conf->slot);
+        }
+        /* origins belong to the whole cluster: another database's bridge may
+         * stand on this one */
+        if (in->origin_exists)
+        {
+            snprintf(fix, sizeof(fix),
+                     "give another --slot, or --force (drops it), or SELECT "
+                     "pg_replication_origin_drop('%s') if nothing uses it",
+                     in->conf->slot);
+            preflight_add(&in->pf, false, "target", fix,
+                          "replication origin \"%s\" already exists on the target's cluster, and "
+                          "no init of it is recorded in this database (another database's "
+                          "bridge may use it)",
+                          in->conf->slot);
+        }
     }
 
     res = pgconn_exec(in->dst, "could not read the target's tables", tables_sql, 1, params,
@@ -549,9 +567,10 @@ load(struct init *in, int64_t started)
     if (!create_schema(in, &d) || !copy_tables(&co, &d, &cancelled, &rows, &bytes))
         goto out;
     copied = stream_now_us();
+    /* MB as PostgreSQL's pg_size_pretty and the per-table lines count them: 2^20 */
     log_info("copied %lld rows, %.1f MB in %.1f s (%.1f MB/s)", (long long) rows,
-             (double) bytes / 1e6, (double) (copied - started) / 1e6,
-             (double) bytes / 1e6 / ((double) (copied - started) / 1e6 + 1e-9));
+             (double) bytes / 1048576.0, (double) (copied - started) / 1e6,
+             (double) bytes / 1048576.0 / ((double) (copied - started) / 1e6 + 1e-9));
     for (i = 0; i < sizeof(after) / sizeof(after[0]); i++)
         if (!copy_run_phase(&co, &d, after[i], &cancelled))
             goto out;

@@ -47,6 +47,16 @@ if mb_expect 0 "" init --source "$reader" --target "$weak"; then
 fi
 mb_compare memori.memories
 
+# origins belong to the whole cluster: an init into another database of the
+# target's cluster must not take over (or drop) the origin the first one uses
+mb_sql "$DST" "CREATE DATABASE second_db"
+progress=$(mb_val "$DST" "SELECT pg_replication_origin_progress('memori_bridge', false)")
+mb_sql "$SRC" "SELECT pg_drop_replication_slot('memori_bridge')"
+mb_expect 1 'target: replication origin "memori_bridge" already exists on the target.s cluster, and no init of it is recorded in this database \(another database.s bridge may use it\); fix: give another --slot, or --force' \
+    init --source "$SRC" --target "${DST/dbname=postgres/dbname=second_db}" && mb_ok "another database's origin: refused, named"
+[ "$(mb_val "$DST" "SELECT pg_replication_origin_progress('memori_bridge', false)")" = "$progress" ] &&
+    mb_ok "the origin is untouched" || mb_fail "the origin moved or went"
+
 # the allow-list, set the wrong way (one quoted string), on the target
 mb_sql "$DST" "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput, test_decoding, wal2json'"
 mb_sql "$DST" "SELECT pg_reload_conf()"

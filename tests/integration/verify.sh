@@ -45,6 +45,11 @@ content=$(mb_val "$DST" "SELECT content FROM memori.memories WHERE id = 12345")
 verify_case "a changed row" "UPDATE memori.memories SET content = 'tampered' WHERE id = 12345" \
     'memori.memories \(rows\) +29999 +29999 +DIFFERS in 1 chunk of keys: \[10000, 20000\).*keys: changed 12345' \
     "UPDATE memori.memories SET content = \$m\$$content\$m\$ WHERE id = 12345"
+# only the tsvector differs (it is hashed in its binary form)
+tsv=$(mb_val "$DST" "SELECT content_tsv FROM memori.memories WHERE id = 23456")
+verify_case "a changed tsvector" "UPDATE memori.memories SET content_tsv = content_tsv || 'tampered:1'::tsvector WHERE id = 23456" \
+    'memori.memories \(rows\) +29999 +29999 +DIFFERS in 1 chunk of keys: \[20000, 30000\).*keys: changed 23456' \
+    "UPDATE memori.memories SET content_tsv = \$m\$$tsv\$m\$::tsvector WHERE id = 23456"
 "${PSQL[@]}" -d "$DST" -c "COPY (SELECT * FROM memori.entities WHERE id = 777) TO STDOUT" >"$MB_TMP/row"
 verify_case "a missing row" "DELETE FROM memori.entities WHERE id = 777" \
     'memori.entities \(rows\) +3000 +2999 +DIFFERS.*keys: missing 777' \
