@@ -574,13 +574,12 @@ for n in 1 2 3 4 5 6 7 8; do
     [ -n "${stepms[$n]:-}" ] || continue
     echo "| $n. ${stepname[$n]} | $(echo "${stepms[$n]}" | median) | $(echo "${stepms[$n]}" | maxof) | $(echo "${stepms[$n]}" | sed 's/ $//; s/ /, /g') |"
 done
-echo "| pause (fence to unfence: steps 4 to 7) | $b_med | $b_max | $(list "${bridge_pauses[@]}") |"
-echo "| steps 3 to 7 (the pause and the fence's own step) | $(echo "${bridge_s37[*]}" | median) | $(echo "${bridge_s37[*]}" | maxof) | $(list "${bridge_s37[@]}") |"
+echo "| pause (fence to unfence: steps 3 to 7, by the bridge's clock) | $b_med | $b_max | $(list "${bridge_pauses[@]}") |"
+echo "| steps 3 to 7 (the sum of the step times) | $(echo "${bridge_s37[*]}" | median) | $(echo "${bridge_s37[*]}" | maxof) | $(list "${bridge_s37[@]}") |"
 echo
-echo "The bridge's clock starts when the fence has committed (end of step 3) and stops when the unfence has committed"
-echo "(end of step 7). Writers already wait during part of step 3: the fence's ALTER TABLE ... ENABLE TRIGGER queues"
-echo "for a lock that new writes then queue behind. So writers saw a pause of about steps 3 to 7 at most (the sum"
-echo "leaves out the few instructions between two steps, which a busy CPU can stretch)."
+echo "The bridge's clock starts as the fence asks for its locks (start of step 3: new writes queue behind the"
+echo "fence's ALTER TABLE ... ENABLE TRIGGER from then on) and stops when the unfence has committed (end of step 7)."
+echo "The sum of the step times should match it (it leaves out the few instructions between two steps)."
 echo
 echo "| switch | command | pause ms | steps 3 to 7 ms | writers' longest wait ms | writers' reconnects | writes/s | load avg (1 min) |"
 echo "|---:|---|---:|---:|---:|---:|---:|---:|"

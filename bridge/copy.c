@@ -137,23 +137,29 @@ copy_unit(struct pool *p, PGconn *src, PGconn *dst, const struct unit *u)
     struct table_progress *tp = &p->tp[u->table];
     char out[2048], in[2048], err[1024];
     PGresult *res;
-    int64_t rows = 0, bytes = 0, zero = 0, now = stream_now_us();
+    int64_t rows = 0, bytes = 0, messages = 0, zero = 0, now = stream_now_us();
     char *buf;
     int n;
+    /* the binary format skips the text output and input of every value (a
+     * tsvector's is costly): when the types allow it and both servers are of
+     * one major version, whose binary forms are the same */
+    bool binary = t->binary_ok && p->o->binary;
+    const char *format = binary ? " (FORMAT binary)" : "";
 
     atomic_compare_exchange_strong(&tp->started, &zero, now);
     if (u->first < 0)
-        snprintf(out, sizeof(out), "COPY %s (%s) TO STDOUT", t->qualified, t->columns);
+        snprintf(out, sizeof(out), "COPY %s (%s) TO STDOUT%s", t->qualified, t->columns, format);
     else if (u->last < 0)
         snprintf(out, sizeof(out),
-                 "COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%lld,0)'::pg_catalog.tid) TO STDOUT",
-                 t->columns, t->qualified, (long long) u->first);
+                 "COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%lld,0)'::pg_catalog.tid) "
+                 "TO STDOUT%s",
+                 t->columns, t->qualified, (long long) u->first, format);
     else
         snprintf(out, sizeof(out),
                  "COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%lld,0)'::pg_catalog.tid "
-                 "AND ctid < '(%lld,0)'::pg_catalog.tid) TO STDOUT",
-                 t->columns, t->qualified, (long long) u->first, (long long) u->last);
-    snprintf(in, sizeof(in), "COPY %s (%s) FROM STDIN", t->qualified, t->columns);
+                 "AND ctid < '(%lld,0)'::pg_catalog.tid) TO STDOUT%s",
+                 t->columns, t->qualified, (long long) u->first, (long long) u->last, format);
+    snprintf(in, sizeof(in), "COPY %s (%s) FROM STDIN%s", t->qualified, t->columns, format);
 
     res = PQexec(dst, in);
     if (PQresultStatus(res) != PGRES_COPY_IN)
@@ -186,6 +192,7 @@ copy_unit(struct pool *p, PGconn *src, PGconn *dst, const struct unit *u)
         }
         PQfreemem(buf);
         rows++;
+        messages++;
         bytes += n;
         if (rows % COUNT_EVERY == 0)
         {
@@ -201,7 +208,11 @@ copy_unit(struct pool *p, PGconn *src, PGconn *dst, const struct unit *u)
             }
         }
     }
+    /* a binary copy's last message is its trailer, not a row (its header
+     * travels with the first row) */
     atomic_fetch_add(&tp->rows, rows);
+    if (binary && messages > 0)
+        atomic_fetch_sub(&tp->rows, 1);
     atomic_fetch_add(&tp->bytes, bytes);
     res = PQgetResult(src);
     if (n != -1 || PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -533,8 +544,16 @@ copy_tables(const struct copy_options *o, struct ddl *d, bool *cancelled, int64_
             p.tp[i].units++;
         }
     }
-    log_info("copying %d table(s) in %d unit(s) over %d connection(s)", d->ntables, p.nunits,
-             o->jobs);
+    {
+        int nbinary = 0;
+
+        for (i = 0; i < d->ntables; i++)
+            nbinary += o->binary && d->tables[i].binary_ok;
+        log_info("copying %d table(s) in %d unit(s) over %d connection(s); %d in COPY's binary "
+                 "format%s",
+                 d->ntables, p.nunits, o->jobs, nbinary,
+                 o->binary ? "" : " (the servers' major versions differ: text is portable)");
+    }
     ok = run_pool(&p, o->jobs < p.nunits ? o->jobs : (p.nunits > 0 ? p.nunits : 1), copy_job,
                   true, cancelled);
     *rows = *bytes = 0;

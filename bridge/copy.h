@@ -34,10 +34,12 @@ struct copy_options
     bool split_tables;         /* split large tables by page ranges (source 14+) */
     int cancel_fd;             /* readable when the user asks to stop (signalfd), or -1 */
     bool tty;                  /* progress in place on a terminal, else log lines */
+    bool binary;               /* both servers are of one major version: tables whose
+                                * types allow it are copied in COPY's binary format */
 };
 
 /* Copy every table of D. Returns true when all were copied, with the totals in
- * *ROWS and *BYTES (COPY text); false after logging why (a failed unit, a lost
+ * *ROWS and *BYTES (COPY data); false after logging why (a failed unit, a lost
  * connection, or a stop request, which sets *CANCELLED). */
 bool copy_tables(const struct copy_options *o, struct ddl *d, bool *cancelled, int64_t *rows,
                  int64_t *bytes);

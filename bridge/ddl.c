@@ -143,7 +143,14 @@ static const char tables_sql[] =
     "                              n.nspname, c.relname, ic.relname) "
     "                          FROM pg_catalog.pg_index i "
     "                          JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
-    "                          WHERE i.indrelid = c.oid AND i.indisreplident) END "
+    "                          WHERE i.indrelid = c.oid AND i.indisreplident) END, "
+    /* binary COPY is safe when every copied column is of a built-in type
+     * (arrays of built-in types too: array and record binary forms carry
+     * type OIDs, which differ between clusters for types made there) with
+     * binary send and receive functions */
+    "       coalesce(pg_catalog.bool_and(t.oid < 16384 AND t.typsend <> 0 "
+    "           AND t.typreceive <> 0 AND (t.typelem = 0 OR t.typelem < 16384) "
+    "           AND t.typtype IN ('b', 'p')) FILTER (WHERE a.attgenerated = ''), true) "
     "FROM pg_catalog.pg_class c JOIN ns n ON n.oid = c.relnamespace "
     "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
     "     AND NOT a.attisdropped "
@@ -311,6 +318,7 @@ load_tables(struct ddl *d, PGconn *conn, const char *schemas, enum pgconn_failur
         t->rows = strtoll(PQgetvalue(res, r, 4), NULL, 10);
         t->bytes = strtoll(PQgetvalue(res, r, 5), NULL, 10);
         t->columns = strdup(PQgetvalue(res, r, 7));
+        t->binary_ok = PQgetvalue(res, r, 9)[0] == 't';
         d->ntables++;
         if (t->schema == NULL || t->name == NULL || t->columns == NULL)
             goto oom;

@@ -54,6 +54,9 @@ struct ddl_table
     int64_t pages;     /* relpages on the source: the size estimate for chunking */
     int64_t rows;      /* reltuples on the source (-1: never analyzed) */
     int64_t bytes;     /* pg_relation_size on the source */
+    bool binary_ok;    /* every copied column's type is built in, with binary I/O: the copy
+                        * may use COPY's binary format (when both servers are of one major
+                        * version) */
 };
 
 struct ddl

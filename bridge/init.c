@@ -551,7 +551,8 @@ load(struct init *in, int64_t started)
     struct copy_options co = {in->conf->source, in->conf->target, in->snapshot,
                               (int) in->conf->jobs, in->conf->connect_timeout_ms,
                               PQserverVersion(in->src) >= 140000, in->sig_fd,
-                              isatty(STDERR_FILENO) == 1};
+                              isatty(STDERR_FILENO) == 1,
+                              PQserverVersion(in->src) / 10000 == PQserverVersion(in->dst) / 10000};
     static const enum ddl_phase after[] = {DDL_KEYS, DDL_INDEXES, DDL_FKEYS, DDL_LAST};
     struct ddl d;
     enum pgconn_failure failure;
