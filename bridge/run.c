@@ -146,25 +146,37 @@ request_stop(struct supervisor *sv)
 
 /* ---- lag lines -------------------------------------------------------- */
 
+/* The streaming side's monitoring connection. One whose server went away
+ * (a restart) is dropped and opened again. The lag lines try again only
+ * every 30 s after a failure; a new session, which cannot start without it,
+ * tries at once (force). */
+static bool
+ensure_monitor(struct supervisor *sv, bool force)
+{
+    int64_t now = stream_now_us();
+
+    if (sv->monitor != NULL && PQstatus(sv->monitor) == CONNECTION_OK)
+        return true;
+    if (sv->monitor != NULL)
+        PQfinish(sv->monitor);
+    sv->monitor = NULL;
+    if (!force && now < sv->monitor_retry)
+        return false;
+    sv->monitor = pgconn_open(sv->dir.from_dsn, sv->dir.from_role, PGCONN_SQL,
+                              "memori-bridge monitor", sv->conf->connect_timeout_ms, NULL);
+    if (sv->monitor == NULL)
+        sv->monitor_retry = now + 30 * INT64_C(1000000);
+    return sv->monitor != NULL;
+}
+
 static lsn_t
 source_lsn(struct supervisor *sv)
 {
     PGresult *res;
     lsn_t lsn = LSN_INVALID;
-    int64_t now = stream_now_us();
 
-    if (sv->monitor == NULL)
-    {
-        if (now < sv->monitor_retry)
-            return LSN_INVALID;
-        sv->monitor = pgconn_open(sv->dir.from_dsn, sv->dir.from_role, PGCONN_SQL,
-                                  "memori-bridge monitor", sv->conf->connect_timeout_ms, NULL);
-        if (sv->monitor == NULL)
-        {
-            sv->monitor_retry = now + 30 * INT64_C(1000000);
-            return LSN_INVALID;
-        }
-    }
+    if (!ensure_monitor(sv, false))
+        return LSN_INVALID;
     res = PQexec(sv->monitor, "SELECT CASE WHEN pg_catalog.pg_is_in_recovery() "
                               "THEN pg_catalog.pg_last_wal_receive_lsn() "
                               "ELSE pg_catalog.pg_current_wal_lsn() END");
@@ -268,11 +280,9 @@ sync_sequences(struct supervisor *sv, bool now)
     if (!now && t - sv->last_seq_sync < SEQ_SYNC_EVERY_US)
         return;
     sv->last_seq_sync = t;
-    if (sv->monitor == NULL && source_lsn(sv) == LSN_INVALID)
+    if (!ensure_monitor(sv, false) || !ensure_tmonitor(sv))
         return;
-    if (!ensure_tmonitor(sv))
-        return;
-    if (sv->monitor != NULL && seq_sync(sv->monitor, sv->tmonitor, sv->conf->schemas, true) < 0)
+    if (seq_sync(sv->monitor, sv->tmonitor, sv->conf->schemas, true) < 0)
         log_warning("could not bring the target's sequences up to the source's; cutover will");
 }
 
@@ -418,9 +428,7 @@ run_session(struct supervisor *sv, bool *started)
                                            : SESSION_FATAL;
     so.start = apply_start_lsn(a);
     /* leave out what the other direction applied: its origin's id there */
-    if (sv->monitor == NULL)
-        source_lsn(sv);
-    if (sv->monitor == NULL || !direction_filter(d, sv->monitor, filter, sizeof(filter)))
+    if (!ensure_monitor(sv, true) || !direction_filter(d, sv->monitor, filter, sizeof(filter)))
     {
         apply_close(a);
         return SESSION_TRANSIENT;
