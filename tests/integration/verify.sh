@@ -2,7 +2,7 @@
 # verify: equal when equal, and each kind of difference found, named, and
 # narrowed to keys: a changed row, a missing row, an extra row, a sequence
 # behind, a column type mismatch, a float NaN that arrived as NULL (wal2json
-# 2.5). With writers and a running bridge, no false difference (the bridge
+# 2.5), values that compare equal but are not the same (1.5 and 1.50). With writers and a running bridge, no false difference (the bridge
 # holds at verify's point); with writers and no bridge, verify says it cannot
 # compare at one point and exits 1.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -66,6 +66,17 @@ verify_case "a sequence behind" "SELECT setval('memori.memories_id_seq', 100)" \
 verify_case "a column type mismatch" "ALTER TABLE golden.more_types ALTER COLUMN money2 TYPE numeric(7,2)" \
     'golden.more_types \(columns\) +DIFFERS: source \(.*money2 numeric\(5,2\).*\), target \(.*money2 numeric\(7,2\)' \
     "ALTER TABLE golden.more_types ALTER COLUMN money2 TYPE numeric(5,2)"
+# values equal to PostgreSQL's comparison but not the same: 1.5 vs 1.50,
+# '1 day' vs '24 hours' (the hash must see what the row holds, not its worth)
+verify_case "a numeric's scale" "UPDATE golden.types SET num = 1.50 WHERE id = 1" \
+    'golden.types \(rows\) +1 +1 +DIFFERS.*keys: changed 1' \
+    "UPDATE golden.types SET num = 1.5 WHERE id = 1"
+verify_case "an interval written otherwise" "UPDATE golden.types SET span = '24 hours' WHERE id = 1" \
+    'golden.types \(rows\) +1 +1 +DIFFERS.*keys: changed 1' \
+    "UPDATE golden.types SET span = '1 day' WHERE id = 1"
+verify_case "a text array's case" "UPDATE golden.types SET texts = '{\"A b\",NULL}' WHERE id = 1" \
+    'golden.types \(rows\) +1 +1 +DIFFERS.*keys: changed 1' \
+    "UPDATE golden.types SET texts = '{\"a b\",NULL}' WHERE id = 1"
 mb_expect 0 "" "${v[@]}" && mb_ok "equal again after the repairs" || mb_fail "not equal after the repairs: $(cat "$MB_TMP/out")"
 
 # a float NaN on the source arrives as NULL (wal2json 2.5): verify catches it
