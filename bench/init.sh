@@ -424,7 +424,7 @@ echo "source: $src_bytes bytes ($src_mb MB, $(awk -v b="$src_bytes" 'BEGIN { pri
 echo "pg_total_relation_size (heap, TOAST, indexes); $size_detail"
 echo "rows: $n_mem memories, $n_ent entities, $n_rel relationships, $n_conv conversations (batches 0 to $((batches - 1)) of bench/init_data.sql)"
 echo "load: $load_secs s by two sessions ($gen_secs s of it the corpus and its tsvectors), then VACUUM ANALYZE and CHECKPOINT $vac_secs s"
-[ -n "$copied_line" ] && echo "init's own count of the copy (round $runs): $copied_line (COPY text bytes)"
+[ -n "$copied_line" ] && echo "init's own count of the copy (round $runs): $copied_line (bytes of COPY data, text or binary)"
 echo
 echo "### Copy"
 echo
