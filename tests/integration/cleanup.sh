@@ -28,6 +28,7 @@ leftovers()
 [ "$(leftovers "$DST")" = "1 slots, 1 origins, 4 fences, 1 schema" ] || mb_fail "target before: $(leftovers "$DST")"
 
 # a bridge streams: refused, nothing dropped
+mb_wait_streaming "$DST" memori_bridge_reverse
 mb_expect 1 'slot "memori_bridge_reverse" on the target is streamed by a bridge \(walsender PID [0-9]+\); stop that bridge first' \
     cleanup --yes && mb_ok "--yes while a bridge streams: exit 1, named"
 [ "$(leftovers "$SRC") / $(leftovers "$DST")" = "0 slots, 1 origins, 4 fences, 1 schema / 1 slots, 1 origins, 4 fences, 1 schema" ] &&

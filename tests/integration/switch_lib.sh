@@ -77,6 +77,20 @@ mb_wait_applied()
     return 1
 }
 
+# mb_wait_streaming DSN SLOT: until a walsender streams SLOT on DSN (60 s);
+# after a cutover the running bridge turns around by itself, a moment later.
+mb_wait_streaming()
+{
+    local i
+    for i in $(seq 1 600); do
+        [ "$(mb_val "$1" "SELECT coalesce((SELECT active FROM pg_replication_slots WHERE slot_name = '$2'), false)")" = t ] &&
+            return 0
+        sleep 0.1
+    done
+    mb_fail "no bridge streams slot $2"
+    return 1
+}
+
 # mb_fenced DSN: does a write there get the fence's error?
 mb_fenced()
 {
