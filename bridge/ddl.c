@@ -49,6 +49,28 @@ static const char extensions_sql[] =
     "                  'pg_trigger'::pg_catalog.regclass)))) "
     "ORDER BY 1";
 
+/* Collations, read through to_jsonb() so that one query fits every version
+ * (the ICU locale is colliculocale in 15 and 16, colllocale from 17; rules
+ * came in 16). */
+static const char collations_sql[] =
+    NS_CTE
+    "SELECT pg_catalog.format('CREATE COLLATION %I.%I (provider = %s, %s, deterministic = %s%s)', "
+    "           n.nspname, c.collname, "
+    "           CASE c.collprovider WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE 'libc' END, "
+    "           CASE WHEN c.collprovider = 'c' AND j->>'collcollate' IS DISTINCT FROM j->>'collctype' "
+    "                THEN pg_catalog.format('lc_collate = %L, lc_ctype = %L', j->>'collcollate', "
+    "                                       j->>'collctype') "
+    "                ELSE pg_catalog.format('locale = %L', coalesce(j->>'colllocale', "
+    "                                       j->>'colliculocale', j->>'collcollate')) END, "
+    "           CASE WHEN c.collisdeterministic THEN 'true' ELSE 'false' END, "
+    "           CASE WHEN j->>'collicurules' IS NOT NULL "
+    "                THEN pg_catalog.format(', rules = %L', j->>'collicurules') ELSE '' END), "
+    "       pg_catalog.format('collation %s.%s', n.nspname, c.collname) "
+    "FROM pg_catalog.pg_collation c JOIN ns n ON n.oid = c.collnamespace "
+    "CROSS JOIN LATERAL pg_catalog.to_jsonb(c) j "
+    "WHERE c.collprovider <> 'd' AND " NOT_EXT("pg_collation", "c.oid") " "
+    "ORDER BY 2";
+
 static const char types_sql[] =
     NS_CTE
     "SELECT 1, pg_catalog.format('CREATE TYPE %I.%I AS ENUM (%s)', n.nspname, t.typname, "
@@ -461,6 +483,7 @@ ddl_load(struct ddl *d, PGconn *conn, const char *schemas, enum pgconn_failure *
 
     /* before the data, in dependency order (init retries what still fails) */
     if (!add_simple(d, conn, extensions_sql, schemas, DDL_PRE, 0, 1, failure) ||
+        !add_simple(d, conn, collations_sql, schemas, DDL_PRE, 0, 1, failure) ||
         !add_simple(d, conn, types_sql, schemas, DDL_PRE, 1, 2, failure) ||
         !load_sequences(d, conn, schemas, failure) ||
         !add_simple(d, conn, functions_sql, schemas, DDL_PRE, 0, 1, failure) ||

@@ -2,10 +2,10 @@
 # init: the target's schema made from the source's own definitions, every
 # table copied in the slot's snapshot, sequences set, the origin set to the
 # slot's consistent point, and run going on from there with no gap and no
-# overlap. Also: a table without a key is refused by name (and accepted with
-# --replica-identity-full), a finished init is not run twice, non-empty
-# target tables are refused (each named) unless --force, and nothing is
-# changed when init refuses.
+# overlap. The schema's collations come along. Also: a table without a key
+# is refused by name (and accepted with --replica-identity-full), a finished
+# init is not run twice, non-empty target tables are refused (each named)
+# unless --force, and nothing is changed when init refuses.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 . "$here/init_lib.sh"
@@ -13,6 +13,9 @@ export PGOPTIONS="-c datestyle=ISO -c timezone=UTC -c extra_float_digits=3 -c by
 
 mb_start 2
 mb_source_objects 20000
+# a collation of the schema (ICU, case-insensitive), used by a column
+mb_sql "$SRC" "CREATE COLLATION golden.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+               ALTER TABLE golden.pair ADD COLUMN label text COLLATE golden.ci DEFAULT 'Same'"
 
 # golden.nopk has no key: refused by name, and nothing made on either side
 mb_expect 1 'source: table "golden"\."nopk" has no primary key or replica identity: wal2json would drop its UPDATEs and DELETEs; fix: ALTER TABLE "golden"\."nopk" ADD PRIMARY KEY \(\.\.\.\), or ALTER TABLE "golden"\."nopk" REPLICA IDENTITY FULL \(init --replica-identity-full does that\)' \

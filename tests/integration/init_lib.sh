@@ -36,6 +36,15 @@ MB_CATALOG_SQL="SELECT kind, text FROM (
   SELECT 'function', pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname IN ('memori', 'golden')
   UNION ALL
+  SELECT 'collation', format('%s.%s %s', n.nspname, co.collname,
+         to_jsonb(co) - 'oid' - 'collnamespace' - 'collowner' - 'collversion') FROM pg_collation co
+  JOIN pg_namespace n ON n.oid = co.collnamespace WHERE n.nspname IN ('memori', 'golden')
+  UNION ALL
+  SELECT 'column collation', format('%s.%s.%s %s', n.nspname, c.relname, a.attname, co.collname)
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_collation co ON co.oid = a.attcollation
+  WHERE n.nspname IN ('memori', 'golden') AND co.collnamespace = n.oid
+  UNION ALL
   SELECT 'type', format('%s.%s %s', n.nspname, t.typname, t.typtype) FROM pg_type t
   JOIN pg_namespace n ON n.oid = t.typnamespace
   WHERE n.nspname IN ('memori', 'golden') AND t.typtype IN ('e', 'd', 'c') AND t.typrelid = 0
