@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge/direction.h"
 #include "bridge/log.h"
 #include "bridge/pgconn.h"
 #include "bridge/seqsync.h"
@@ -74,6 +75,9 @@ struct vseq
 struct verify
 {
     const struct conf *conf;
+    struct direction dir;     /* forward, or reverse after a cutover: from is
+                               * the side memori lives on */
+    char msg[256];            /* roles(): one message at a time */
     bool json, show_keys;
     long long width;          /* key values per chunk */
     int64_t pause_timeout_ms;
@@ -88,6 +92,31 @@ struct verify
     int nseqs;
 };
 
+/* TEXT with @F and @T replaced by the roles of the side streamed from (where
+ * memori lives) and the side applied to: "source" and "target" until a
+ * cutover, the other way round after it. */
+static const char *
+roles(struct verify *v, const char *text)
+{
+    size_t n = 0;
+
+    for (; *text != '\0' && n + 8 < sizeof(v->msg); text++)
+    {
+        if (text[0] == '@' && (text[1] == 'F' || text[1] == 'T'))
+        {
+            const char *r = *++text == 'F' ? v->dir.from_role : v->dir.to_role;
+
+            n += (size_t) snprintf(v->msg + n, sizeof(v->msg) - n, "%s", r);
+            if (n >= sizeof(v->msg))
+                n = sizeof(v->msg) - 1;
+            continue;
+        }
+        v->msg[n++] = *text;
+    }
+    v->msg[n] = '\0';
+    return v->msg;
+}
+
 static void
 verify_usage(FILE *out)
 {
@@ -98,6 +127,8 @@ verify_usage(FILE *out)
           "row count and a content hash computed inside each database, by chunks of\n"
           "primary-key values; the sequences; the columns and their types. A running\n"
           "bridge is paused at that point for the comparison and goes on afterwards.\n"
+          "After a cutover, memori lives on the target: verify then takes the point on\n"
+          "the target and compares the source with it (the reverse stream's slot).\n"
           "\n"
           "  --json            the report as one JSON object\n"
           "  --show-keys       narrow each differing chunk to its keys\n"
@@ -132,7 +163,7 @@ make_point(struct verify *v)
 
     if (v->repl != NULL)
         PQfinish(v->repl); /* a temporary slot goes with its connection */
-    v->repl = pgconn_open(v->conf->source, "source", PGCONN_REPLICATION, "memori-bridge verify",
+    v->repl = pgconn_open(v->dir.from_dsn, v->dir.from_role, PGCONN_REPLICATION, "memori-bridge verify",
                           v->conf->connect_timeout_ms, NULL);
     if (v->repl == NULL)
         return false;
@@ -145,7 +176,7 @@ make_point(struct verify *v)
     {
         char msg[1024];
 
-        log_error("could not take a snapshot of the source (a temporary slot): %s",
+        log_error("could not take a snapshot of the %s (a temporary slot): %s", v->dir.from_role,
                   pgconn_error(v->repl, res, msg, sizeof(msg)));
         PQclear(res);
         return false;
@@ -161,13 +192,13 @@ make_point(struct verify *v)
 static bool
 pause_bridge(struct verify *v, bool *past)
 {
-    const char *params[3] = {v->token, v->conf->slot, v->point};
+    const char *params[3] = {v->token, v->dir.slot, v->point};
     int64_t start = stream_now_us(), last_note = start;
     int moves = 0;
 
     *past = false;
     snprintf(v->token, sizeof(v->token), "verify-%d-%lld", (int) getpid(), (long long) time(NULL));
-    if (!pgconn_script(v->dst, "could not create the bridge's objects on the target",
+    if (!pgconn_script(v->dst, roles(v, "could not create the bridge's objects on the @T"),
                        bridge_objects_sql) ||
         !ok(v->dst, "could not ask the bridge to pause",
             "INSERT INTO memori_bridge.verify_pause (token, slot, pause_at) "
@@ -219,7 +250,7 @@ pause_bridge(struct verify *v, bool *past)
         {
             log_error("the bridge streaming slot \"%s\" did not pause at %s within %.0f s; is it "
                       "far behind? (memori-bridge status shows its lag)",
-                      v->conf->slot, v->point, (double) v->pause_timeout_ms / 1000);
+                      v->dir.slot, v->point, (double) v->pause_timeout_ms / 1000);
             return false;
         }
         if (now - last_note > 5000000)
@@ -257,8 +288,8 @@ pending_changes(struct verify *v)
         "SELECT count(*) FROM p WHERE j->>'action' IN ('I', 'U', 'D', 'T') AND xid IN "
         "  (SELECT xid FROM p WHERE j->>'action' = 'C' AND (j->>'nextlsn')::pg_lsn > $4::pg_lsn)";
     char tables[1024], origin[LSN_BUFSZ] = "0/0";
-    const char *oparams[1] = {v->conf->slot};
-    const char *params[4] = {v->conf->slot, v->point, tables, origin};
+    const char *oparams[1] = {v->dir.slot};
+    const char *params[4] = {v->dir.slot, v->point, tables, origin};
     const char *p = v->conf->schemas;
     size_t n = 0;
     PGresult *res;
@@ -274,11 +305,23 @@ pending_changes(struct verify *v)
             tables[n++] = *p;
     }
     snprintf(tables + n, sizeof(tables) - n, ".*");
-    res = q(v->dst, "could not read the origin on the target",
-            "SELECT coalesce(pg_catalog.pg_replication_origin_progress($1, false)::text, '0/0')", 1,
-            oparams);
+    res = q(v->dst, roles(v, "could not read the origin on the @T"),
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_replication_origin "
+            "                         WHERE roname = $1) "
+            "       THEN coalesce(pg_catalog.pg_replication_origin_progress($1, false)::text, "
+            "                     '0/0') ELSE '' END",
+            1, oparams);
     if (res == NULL)
         return -1;
+    if (PQgetvalue(res, 0, 0)[0] == '\0')
+    {
+        log_error("the %s has no replication origin \"%s\": nothing streams slot \"%s\" into "
+                  "it, so there is no point to compare at; fix: memori-bridge %s (or --slot "
+                  "NAME for another slot)",
+                  v->dir.to_role, v->dir.slot, v->dir.slot, v->dir.reverse ? "cutover" : "init");
+        PQclear(res);
+        return -1;
+    }
     snprintf(origin, sizeof(origin), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     res = q(v->src, "could not look into the slot", sql, 4, params);
@@ -292,7 +335,7 @@ pending_changes(struct verify *v)
 static bool
 establish_point(struct verify *v)
 {
-    const char *params[1] = {v->conf->slot};
+    const char *params[1] = {v->dir.slot};
     int attempt;
 
     for (attempt = 0; attempt < MAX_RETRIES; attempt++)
@@ -302,7 +345,7 @@ establish_point(struct verify *v)
 
         if (!make_point(v))
             return false;
-        res = q(v->src, "could not read the source's slots",
+        res = q(v->src, roles(v, "could not read the @F's slots"),
                 "SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1", 1, params);
         if (res == NULL)
             return false;
@@ -317,16 +360,16 @@ establish_point(struct verify *v)
                 return false;
             if (pending > 0)
             {
-                log_error("cannot compare at one point: slot \"%s\" holds %d change%s the target "
+                log_error("cannot compare at one point: slot \"%s\" holds %d change%s the %s "
                           "does not have yet, and no bridge is streaming it; start memori-bridge "
-                          "run (verify then pauses it at one point), or let it catch up with "
+                          "run%s (verify then pauses it at one point), or let it catch up with "
                           "the writers stopped",
-                          v->conf->slot, pending, pending == 1 ? "" : "s");
+                          v->dir.slot, pending, pending == 1 ? "" : "s", v->dir.to_role,
+                          v->dir.reverse ? " --reverse" : "");
                 return false;
             }
-            log_info("comparing at %s (no bridge is streaming; the target has everything before "
-                     "it)",
-                     v->point);
+            log_info("comparing at %s (no bridge is streaming; the %s has everything before it)",
+                     v->point, v->dir.to_role);
             return true;
         }
         if (!pause_bridge(v, &past))
@@ -416,7 +459,7 @@ load_tables(struct verify *v)
 
     tparams[1] = PQserverVersion(v->snap) >= 140000 && PQserverVersion(v->dst) >= 140000 ? "t"
                                                                                           : "f";
-    res = q(v->snap, "could not read the source's tables", tables_sql, 2, tparams);
+    res = q(v->snap, roles(v, "could not read the @F's tables"), tables_sql, 2, tparams);
     PGresult *sc, *dc;
     int r, i;
 
@@ -441,8 +484,8 @@ load_tables(struct verify *v)
     }
     PQclear(res);
 
-    sc = q(v->snap, "could not read the source's columns", columns_sql, 1, params);
-    dc = sc ? q(v->dst, "could not read the target's columns", columns_sql, 1, params) : NULL;
+    sc = q(v->snap, roles(v, "could not read the @F's columns"), columns_sql, 1, params);
+    dc = sc ? q(v->dst, roles(v, "could not read the @T's columns"), columns_sql, 1, params) : NULL;
     if (dc == NULL)
     {
         PQclear(sc);
@@ -571,8 +614,8 @@ show_keys(struct verify *v, struct vtable *t)
                  "WHERE %s >= %lld AND %s < %lld ORDER BY 1",
                  t->key, t->rowhash, t->qualified, t->key, t->bad[c] * v->width, t->key,
                  (t->bad[c] + 1) * v->width);
-        s = q(v->snap, "could not read keys on the source", sql, 0, NULL);
-        d = s ? q(v->dst, "could not read keys on the target", sql, 0, NULL) : NULL;
+        s = q(v->snap, roles(v, "could not read keys on the @F"), sql, 0, NULL);
+        d = s ? q(v->dst, roles(v, "could not read keys on the @T"), sql, 0, NULL) : NULL;
         while (d != NULL && (i < PQntuples(s) || j < PQntuples(d)) && shown < SHOW_KEYS)
         {
             long long ks = i < PQntuples(s) ? strtoll(PQgetvalue(s, i, 0), NULL, 10) : 0;
@@ -633,8 +676,8 @@ hash_tables(struct verify *v)
             log_error("could not send the hash of %s", t->label);
             return false;
         }
-        if (!read_chunks(v->snap, "source", t, &t->src, &t->nsrc, &t->src_rows) ||
-            !read_chunks(v->dst, "target", t, &t->dst, &t->ndst, &t->dst_rows))
+        if (!read_chunks(v->snap, v->dir.from_role, t, &t->src, &t->nsrc, &t->src_rows) ||
+            !read_chunks(v->dst, v->dir.to_role, t, &t->dst, &t->ndst, &t->dst_rows))
             return false;
         compare_chunks(t);
         if (!t->content_equal && t->special != NULL)
@@ -643,7 +686,7 @@ hash_tables(struct verify *v)
 
             snprintf(sql, sizeof(sql), "SELECT count(*) FROM ONLY %s t WHERE %s", t->qualified,
                      t->special);
-            res = q(v->snap, "could not count NaN and Infinity on the source", sql, 0, NULL);
+            res = q(v->snap, roles(v, "could not count NaN and Infinity on the @F"), sql, 0, NULL);
             if (res == NULL)
                 return false;
             t->special_rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -659,7 +702,7 @@ static bool
 read_sequences(struct verify *v)
 {
     const char *params[1] = {v->conf->schemas};
-    PGresult *res = q(v->src, "could not list the source's sequences", seq_list_sql, 1,
+    PGresult *res = q(v->src, roles(v, "could not list the @F's sequences"), seq_list_sql, 1,
                     params);
     int r;
 
@@ -720,8 +763,15 @@ report(struct verify *v)
         char buf[4096];
         int n;
 
-        printf("{\"point\":\"%s\",\"bridge_paused\":%s,\"equal\":%s,\"tables\":[", v->point,
-               v->streaming ? "true" : "false", differences ? "false" : "true");
+        bool rev = v->dir.reverse;
+
+        /* source_* and target_* name the sides as the settings do, in
+         * either direction; the point is a position on the side memori
+         * lives on ("direction") */
+        printf("{\"direction\":\"%s\",\"point\":\"%s\",\"bridge_paused\":%s,\"equal\":%s,"
+               "\"tables\":[",
+               direction_name(&v->dir), v->point, v->streaming ? "true" : "false",
+               differences ? "false" : "true");
         for (i = 0; i < v->ntables; i++)
         {
             struct vtable *t = &v->tables[i];
@@ -730,7 +780,8 @@ report(struct verify *v)
             n = log_json_string(buf, 0, sizeof(buf), t->label);
             printf("%s{\"table\":%s,\"schema_equal\":%s,\"source_rows\":%lld,\"target_rows\":%lld,"
                    "\"content_equal\":%s,\"differing_chunks\":%d,\"differing_ranges\":[",
-                   i ? "," : "", buf, t->schema_equal ? "true" : "false", t->src_rows, t->dst_rows,
+                   i ? "," : "", buf, t->schema_equal ? "true" : "false",
+                   rev ? t->dst_rows : t->src_rows, rev ? t->src_rows : t->dst_rows,
                    t->schema_equal && t->content_equal ? "true" : "false", t->nbad);
             for (c = 0; c < t->nbad && c < SHOW_CHUNKS && t->key; c++)
                 printf("%s[%lld,%lld]", c ? "," : "", t->bad[c] * v->width,
@@ -739,10 +790,13 @@ report(struct verify *v)
             printf("],\"keys\":%s,\"nan_or_infinity_rows\":%lld", buf, t->special_rows);
             if (!t->schema_equal)
             {
+                const char *from = t->src_cols ? t->src_cols : "";
+                const char *to = t->dst_cols ? t->dst_cols : "";
+
                 printf(",\"source_columns\":");
-                n = log_json_string(buf, 0, sizeof(buf), t->src_cols ? t->src_cols : "");
+                n = log_json_string(buf, 0, sizeof(buf), rev ? to : from);
                 printf("%s,\"target_columns\":", buf);
-                n = log_json_string(buf, 0, sizeof(buf), t->dst_cols ? t->dst_cols : "");
+                n = log_json_string(buf, 0, sizeof(buf), rev ? from : to);
                 printf("%s", buf);
             }
             printf("}");
@@ -752,7 +806,8 @@ report(struct verify *v)
         {
             n = log_json_string(buf, 0, sizeof(buf), v->seqs[i].name);
             printf("%s{\"sequence\":%s,\"source\":\"%s\",\"target\":\"%s\",\"behind\":%s}",
-                   i ? "," : "", buf, v->seqs[i].src, v->seqs[i].dst,
+                   i ? "," : "", buf, rev ? v->seqs[i].dst : v->seqs[i].src,
+                   rev ? v->seqs[i].src : v->seqs[i].dst,
                    seq_behind(&v->seqs[i]) ? "true" : "false");
         }
         (void) n;
@@ -760,7 +815,10 @@ report(struct verify *v)
         return differences ? EXIT_DIFFERENT : 0;
     }
 
-    printf("%-40s %14s %14s  %s\n", "object", "source", "target", "result");
+    if (v->dir.reverse)
+        printf("memori lives on the target (cut over): the target is compared with the source, "
+               "which the bridge streams it back to\n");
+    printf("%-40s %14s %14s  %s\n", "object", v->dir.from_role, v->dir.to_role, "result");
     for (i = 0; i < v->ntables; i++)
     {
         struct vtable *t = &v->tables[i];
@@ -769,8 +827,9 @@ report(struct verify *v)
         snprintf(name, sizeof(name), "%s (columns)", t->label);
         if (!t->schema_equal)
         {
-            printf("%-40s %14s %14s  DIFFERS: source (%s), target (%s)\n", name, "", "",
-                   t->src_cols ? t->src_cols : "", t->dst_cols ? t->dst_cols : "no such table");
+            printf("%-40s %14s %14s  DIFFERS: %s (%s), %s (%s)\n", name, "", "", v->dir.from_role,
+                   t->src_cols ? t->src_cols : "", v->dir.to_role,
+                   t->dst_cols ? t->dst_cols : "no such table");
             continue;
         }
         printf("%-40s %14s %14s  equal\n", name, "", "");
@@ -797,9 +856,10 @@ report(struct verify *v)
         if (t->keys[0])
             printf("%-40s %14s %14s  keys: %s\n", "", "", "", t->keys);
         if (t->special_rows > 0)
-            printf("%-40s %14s %14s  %lld source row%s hold NaN or +-Infinity in a number column: "
+            printf("%-40s %14s %14s  %lld %s row%s hold NaN or +-Infinity in a number column: "
                    "wal2json 2.5 sends those as NULL\n",
-                   "", "", "", t->special_rows, t->special_rows == 1 ? "" : "s");
+                   "", "", "", t->special_rows, v->dir.from_role,
+                   t->special_rows == 1 ? "" : "s");
     }
     for (i = 0; i < v->nseqs; i++)
     {
@@ -809,10 +869,13 @@ report(struct verify *v)
         snprintf(name, sizeof(name), "sequence %s", s->name);
         printf("%-40s %14s %14s  %s\n", name, s->src, s->dst,
                !seq_behind(s)   ? "equal or ahead"
-               : v->streaming ? "behind (expected while streaming: cutover sets it)"
+               : v->streaming ? (v->dir.reverse
+                                     ? "behind (expected while streaming: rollback sets it)"
+                                     : "behind (expected while streaming: cutover sets it)")
                               : "BEHIND");
     }
-    printf("verdict: %s at source position %s\n", differences ? "DIFFERENT" : "equal", v->point);
+    printf("verdict: %s at %s position %s\n", differences ? "DIFFERENT" : "equal",
+           v->dir.from_role, v->point);
     return differences ? EXIT_DIFFERENT : 0;
 }
 
@@ -855,7 +918,7 @@ open_snapshot(struct verify *v)
 {
     char sql[256], *lit;
 
-    v->snap = pgconn_open(v->conf->source, "source", PGCONN_SQL, "memori-bridge verify",
+    v->snap = pgconn_open(v->dir.from_dsn, v->dir.from_role, PGCONN_SQL, "memori-bridge verify",
                           v->conf->connect_timeout_ms, NULL);
     if (v->snap == NULL)
         return false;
@@ -864,8 +927,8 @@ open_snapshot(struct verify *v)
     PQfreemem(lit);
     return ok(v->snap, "could not start the snapshot transaction",
               "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL) &&
-           ok(v->snap, "could not import the snapshot on the source", sql, 0, NULL) &&
-           ok(v->snap, "could not set up the source session", "SET LOCAL search_path = ''", 0,
+           ok(v->snap, roles(v, "could not import the snapshot on the @F"), sql, 0, NULL) &&
+           ok(v->snap, roles(v, "could not set up the @F session"), "SET LOCAL search_path = ''", 0,
               NULL);
 }
 
@@ -890,6 +953,26 @@ verify_compare(const struct conf *conf, bool json, bool show_keys, long long wid
                              "SET search_path = ''", 0, NULL) ||
         !ok(v.dst, "could not set up the target session", "SET search_path = ''", 0, NULL))
         goto done;
+    /* after a cutover memori lives on the target and streams back: compare
+     * that way round (the switch record, on the target, says which) */
+    {
+        bool exists = false, reverse = false;
+        char phase[16] = "";
+
+        if (!direction_read_switch(v.dst, conf->slot, &exists, &reverse, phase, sizeof(phase)))
+            goto done;
+        direction_init(&v.dir, conf, exists && reverse);
+        if (v.dir.reverse)
+        {
+            PGconn *c = v.src;
+
+            v.src = v.dst;
+            v.dst = c;
+            log_info("memori lives on the target (cut over): comparing the target with the "
+                     "source, which slot \"%s\" streams it back to",
+                     v.dir.slot);
+        }
+    }
     /* sequences first: they move outside transactions, and the bridge sets
      * the target's only at cutover */
     if (!read_sequences(&v) || !establish_point(&v) || !open_snapshot(&v) || !load_tables(&v) ||

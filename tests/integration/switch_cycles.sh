@@ -5,7 +5,8 @@
 # After the cutover the target holds exactly the acknowledged writes (each
 # writer's own model), none lost and none twice; then three cycles of cutover
 # and rollback under load end with both sides equal to the writers' models,
-# and verify equal. Each pause is reported.
+# and verify equal (also while cut over, with writers, and inside the pause of
+# a cutover and a rollback with --verify full). Each pause is reported.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 . "$here/switch_lib.sh"
@@ -32,12 +33,24 @@ kill -0 "$bridge" 2>/dev/null && grep -q "the switch is done: streaming reverse 
 mb_start_writers 2 3
 for cycle in 1 2 3; do
     sleep 1.5
-    mb_expect 0 "rollback done" rollback || mb_die "rollback $cycle failed"
+    # the last rollback checks with a full verify inside its pause
+    mb_expect 0 "rollback done" rollback $([ "$cycle" = 3 ] && echo --verify full) ||
+        mb_die "rollback $cycle failed"
     mb_ok "rollback $cycle: $(grep -o 'writes were paused for [0-9.]* ms' "$MB_TMP/err")"
     sleep 1.5
     if [ "$cycle" -lt 3 ]; then
-        mb_expect 0 "cutover done" cutover || mb_die "cutover $cycle failed"
+        mb_expect 0 "cutover done" cutover $([ "$cycle" = 2 ] && echo --verify full) ||
+            mb_die "cutover $cycle failed"
         mb_ok "cutover $((cycle + 1)): $(grep -o 'writes were paused for [0-9.]* ms' "$MB_TMP/err")"
+    fi
+    if [ "$cycle" = 1 ]; then
+        # cut over, writers on the target, the bridge streaming back: verify
+        # compares that way round, at one point, with no false difference
+        sleep 1
+        mb_expect 0 "comparing the target with the source" verify --json &&
+            jq -e '.direction == "reverse" and .bridge_paused == true and .equal == true' "$MB_TMP/out" >/dev/null &&
+            mb_ok "verify while cut over, with writers: equal, the reverse way" ||
+            mb_fail "verify while cut over: $(head -c 600 "$MB_TMP/out")"
     fi
 done
 mb_stop_writers
