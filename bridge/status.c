@@ -205,6 +205,22 @@ find_slot(const struct side_info *s, const char *name)
     return NULL;
 }
 
+/* The later of an origin's progress ("" when it has none) and the confirmed
+ * position of the slot it streams from (NULL when there is none). */
+static const char *
+stream_at(const char *origin, const struct slot_info *slot)
+{
+    lsn_t o = 0, c = 0;
+
+    if (origin[0])
+        lsn_parse(origin, strlen(origin), &o);
+    if (slot != NULL && slot->confirmed[0])
+        lsn_parse(slot->confirmed, strlen(slot->confirmed), &c);
+    if (slot != NULL && slot->confirmed[0] && c > o)
+        return slot->confirmed;
+    return origin[0] ? origin : "0/0";
+}
+
 static void
 read_sequences(struct report *r)
 {
@@ -508,18 +524,16 @@ cmd_status(int argc, char **argv, const struct conf *conf)
     if (!exists)
         r->reverse = false; /* mid-switch, the record still says the old way */
     read_sequences(r);
-    /* an origin that never moved stands where its slot began */
-    if (!r->dst.origin_fwd[0] && find_slot(&r->src, r->fwd.slot) != NULL)
-        snprintf(r->dst.origin_fwd, sizeof(r->dst.origin_fwd), "%s",
-                 find_slot(&r->src, r->fwd.slot)->confirmed);
-    if (!r->src.origin_rev[0] && find_slot(&r->dst, r->rev.slot) != NULL)
-        snprintf(r->src.origin_rev, sizeof(r->src.origin_rev), "%s",
-                 find_slot(&r->dst, r->rev.slot)->confirmed);
-    r->lag_bytes[0] = lsn_diff(r->src.now_lsn, r->dst.origin_fwd[0] ? r->dst.origin_fwd : "0/0");
+    /* a stream stands at its origin's progress, or at its slot's confirmed
+     * position when that is later (an origin that never moved, or a slot
+     * made afresh by a switch): WAL before it will never be streamed */
+    r->lag_bytes[0] = lsn_diff(r->src.now_lsn, stream_at(r->dst.origin_fwd,
+                                                         find_slot(&r->src, r->fwd.slot)));
     r->lag_seconds[0] = r->dst.reporting && r->dst.stream_lag >= 0 ? r->dst.stream_lag : -1;
     r->lag_bytes[1] = find_slot(&r->dst, r->rev.slot) == NULL
                           ? -1
-                          : lsn_diff(r->dst.now_lsn, r->src.origin_rev[0] ? r->src.origin_rev : "0/0");
+                          : lsn_diff(r->dst.now_lsn, stream_at(r->src.origin_rev,
+                                                               find_slot(&r->dst, r->rev.slot)));
     r->lag_seconds[1] = r->src.reporting && r->src.stream_lag >= 0 ? r->src.stream_lag : -1;
     judge(r);
     if (json)

@@ -193,13 +193,15 @@ check_lag(struct sw *s, bool *streaming)
 {
     const char *slot[1] = {s->old_dir.slot};
     const char *origin[1] = {s->old_dir.origin};
-    lsn_t a_now, applied;
+    lsn_t a_now, applied, slot_at = LSN_INVALID;
     double seconds = -1;
     int64_t bytes;
     PGresult *res;
 
-    res = pgconn_exec(s->a, "could not read the slots", "SELECT active FROM pg_catalog.pg_replication_slots "
-                      "WHERE slot_name = $1", 1, slot, NULL);
+    res = pgconn_exec(s->a, "could not read the slots",
+                      "SELECT active, coalesce(confirmed_flush_lsn::text, '') "
+                      "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+                      1, slot, NULL);
     if (res == NULL)
         return 1;
     if (PQntuples(res) == 0)
@@ -212,6 +214,8 @@ check_lag(struct sw *s, bool *streaming)
         return 1;
     }
     *streaming = PQgetvalue(res, 0, 0)[0] == 't';
+    if (PQgetlength(res, 0, 1) > 0)
+        lsn_parse(PQgetvalue(res, 0, 1), (size_t) PQgetlength(res, 0, 1), &slot_at);
     PQclear(res);
     if (!lsn_value(s->a, "could not read the WAL position",
                    "SELECT pg_catalog.pg_current_wal_lsn()", 0, NULL, &a_now) ||
@@ -219,6 +223,11 @@ check_lag(struct sw *s, bool *streaming)
                    "SELECT pg_catalog.pg_replication_origin_progress($1, false)", 1, origin,
                    &applied))
         return 1;
+    /* WAL before the slot's confirmed position will never be streamed: a
+     * slot made by a rollback starts after everything the reverse stream
+     * wrote on A, while the origin still stands where it stood before */
+    if (slot_at != LSN_INVALID && slot_at > applied)
+        applied = slot_at;
     bytes = a_now > applied ? (int64_t) (a_now - applied) : 0;
     if (*streaming)
     {

@@ -5,7 +5,8 @@
 # cutover that meets a transaction still writing on the source waits for it up
 # to --fence-timeout, then puts everything back; --terminate-writers ends it.
 # With no bridge running, cutover drains the stream itself and says how to
-# start the reverse one; it rewrites MEMORI_DATABASE_URL in --env-file.
+# start the reverse one; it rewrites MEMORI_DATABASE_URL in --env-file. After
+# a rollback, the forward lag counts from the new forward slot.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 . "$here/switch_lib.sh"
@@ -89,4 +90,22 @@ mb_expect 1 'rollback: table memori.entities differs: [0-9]+ on the target, [0-9
 grep -q "everything is back as it was" "$MB_TMP/err" || mb_fail "the rollback did not put everything back: $(cat "$MB_TMP/err")"
 mb_fenced "$SRC" || mb_fail "the source is not fenced after the refused rollback"
 mb_fenced "$DST" && mb_fail "the target is fenced after the refused rollback"
+
+# a bulk write on the target, streamed back (WAL on the source), then a
+# rollback with no bridge running: the forward slot it makes starts after
+# that WAL, so the forward lag counts from the slot, not from where the
+# forward origin stood before the cutover
+mb_sql "$SRC" "SET session_replication_role = replica; DELETE FROM memori.entities WHERE user_id = 'stray'"
+mb_sql "$DST" "INSERT INTO memori.memories (user_id, content) SELECT 'bulk', repeat('bulk ', 200) || g
+               FROM generate_series(1, 20000) g"
+end=$(mb_val "$DST" "SELECT pg_current_wal_lsn()")
+mb_expect 0 "" run --reverse --stop-at "$end" --lag-interval 0 || mb_fail "run --reverse after the bulk write"
+mb_expect 0 "rollback done" rollback && mb_ok "rollback with no bridge running"
+old=$(mb_val "$SRC" "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$(mb_val "$DST" "SELECT pg_replication_origin_progress('memori_bridge', false)")')")
+# (exit 3: no bridge streams the forward slot, a warning)
+"$MB_BRIDGE" status --json >"$MB_TMP/out" 2>>"$MB_OUT"
+lag=$(jq -r '.lag.forward.bytes' "$MB_TMP/out")
+[ "$lag" -lt 1048576 ] 2>/dev/null && mb_ok "status: forward lag $lag bytes, from the new slot ($old since the origin's old progress)" ||
+    mb_fail "status: forward lag $lag bytes after a rollback ($old since the origin's old progress)"
+mb_expect 0 "cutover done" cutover --max-lag-bytes 1MB && mb_ok "cutover after it, under --max-lag-bytes 1MB"
 mb_finish
