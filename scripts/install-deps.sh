@@ -18,6 +18,7 @@ packages="
     libjansson-dev libjson-c-dev pgcopydb
     valgrind procps util-linux passwd time jq
     libmicrohttpd-dev curl prometheus docker-compose
+    openssl
 "
 
 apt-get update -q
@@ -26,4 +27,5 @@ apt-get install -y -q --no-install-recommends $packages
 
 # Debian's postgresql-common creates and starts a default cluster on port 5432;
 # the project never uses it (tests and the demo start their own on free ports).
+# openssl makes the test clusters' throwaway certificates (pgh start --ssl).
 echo "install-deps: done ($(/usr/lib/postgresql/15/bin/postgres --version))"
