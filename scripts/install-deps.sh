@@ -18,7 +18,7 @@ packages="
     libjansson-dev libjson-c-dev pgcopydb
     valgrind procps util-linux passwd time jq
     libmicrohttpd-dev curl prometheus docker-compose
-    openssl
+    openssl pgbouncer
 "
 
 apt-get update -q
@@ -27,5 +27,7 @@ apt-get install -y -q --no-install-recommends $packages
 
 # Debian's postgresql-common creates and starts a default cluster on port 5432;
 # the project never uses it (tests and the demo start their own on free ports).
-# openssl makes the test clusters' throwaway certificates (pgh start --ssl).
+# The same goes for the pgbouncer package's own service on port 6432: the tests
+# start their PgBouncers with tests/harness/pgb. openssl makes the test
+# clusters' throwaway certificates (pgh start --ssl).
 echo "install-deps: done ($(/usr/lib/postgresql/15/bin/postgres --version))"

@@ -1,6 +1,7 @@
 # lib.sh - shared helpers of the shell integration tests. Source it, then:
 #
 #   mb_start 2                 start clusters (SRC = cluster 1, DST = cluster 2)
+#   mb_start_pgbouncer N [OPT] a PgBouncer in front of cluster N (PGB_DSN, ...)
 #   mb_setup_pair [SQL...]     memori schema (and SQL files) on both, slot on SRC
 #   mb_sql DSN SQL             run SQL; mb_val DSN SQL prints one value
 #   mb_bridge ARGS...          run memori-bridge; all its output is kept
@@ -61,6 +62,15 @@ mb_start()
     SRC=$PGH_1_DSN
     DST=${PGH_2_DSN:-}
     PSQL=("$PGH_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
+}
+
+# mb_start_pgbouncer N [OPTION...]: a PgBouncer (tests/harness/pgb) in front of
+# cluster N, stopped with the set; sets PGB_DSN, PGB_ADMIN_DSN, PGB_PORT, ...
+mb_start_pgbouncer()
+{
+    local env
+    env=$(bash "${MB_PGH%/*}/pgb" start "$MB_SET" "$@") || mb_die "could not start PgBouncer"
+    eval "$env"
 }
 
 # mb_sql DSN SQL: run SQL, quietly; fail the test when it fails.
