@@ -19,6 +19,21 @@ option_value(PQconninfoOption *opts, const char *keyword)
     return NULL;
 }
 
+/* "\"PATH\"" of connection option KEYWORD of CONN into BUF, or "not set". */
+static const char *
+conn_option(PGconn *conn, const char *keyword, char *buf, size_t len)
+{
+    PQconninfoOption *opts = PQconninfo(conn);
+    const char *v = option_value(opts, keyword);
+
+    if (v != NULL && *v != '\0')
+        snprintf(buf, len, "\"%s\"", v);
+    else
+        snprintf(buf, len, "not set");
+    PQconninfoFree(opts);
+    return buf;
+}
+
 char *
 pgconn_describe(PGconn *conn, char *buf, size_t len)
 {
@@ -34,26 +49,32 @@ pgconn_describe(PGconn *conn, char *buf, size_t len)
 static void
 log_connect_failure(PGconn *conn, const char *role, enum pgconn_failure *failure)
 {
-    char where[512], msg[1024], fix[160];
+    char where[512], msg[1024], fix[640], rootcert[300];
     const char *hint = NULL;
     enum pgconn_failure f = PGCONN_FATAL;
 
     pgconn_describe(conn, where, sizeof(where));
     /* libpq 15 may report several attempts, each with indented hint lines
-     * and DETAIL lines: keep the last line that is the message itself */
+     * and DETAIL lines: keep the last line that is the message itself. An
+     * attempt's own line starts "connection to server"; the lines after it
+     * add libpq's advice ("Either provide the file or change sslmode ..."),
+     * which the hints below replace */
     {
         const char *all = PQerrorMessage(conn), *line = all, *best = all;
         size_t best_len = strcspn(all, "\n");
+        bool attempt = false;
 
         while (*line != '\0')
         {
             size_t n = strcspn(line, "\n");
+            bool is_attempt = strncmp(line, "connection to server ", 21) == 0;
 
             if (n > 0 && line[0] != '\t' && strncmp(line, "DETAIL:", 7) != 0 &&
-                strncmp(line, "HINT:", 5) != 0)
+                strncmp(line, "HINT:", 5) != 0 && (is_attempt || !attempt))
             {
                 best = line;
                 best_len = n;
+                attempt = attempt || is_attempt;
             }
             line += n + (line[n] == '\n');
         }
@@ -79,8 +100,34 @@ log_connect_failure(PGconn *conn, const char *role, enum pgconn_failure *failure
         hint = "the server is starting up or shutting down; try again shortly";
         f = PGCONN_TRANSIENT;
     }
+    else if ((strstr(msg, "no pg_hba.conf entry") != NULL ||
+              strstr(msg, "pg_hba.conf rejects connection") != NULL) &&
+             strstr(msg, "no encryption") != NULL)
+        hint = "the server takes connections from here only over TLS: set sslmode=verify-full "
+               "and sslrootcert (or at least sslmode=require) in the connection string";
     else if (strstr(msg, "no pg_hba.conf entry") != NULL)
         hint = "allow this client in the server's pg_hba.conf, then reload it";
+    else if (strstr(msg, "pg_hba.conf rejects connection") != NULL)
+        hint = "the server's pg_hba.conf refuses this client: allow it there, above the line "
+               "that rejects it, then reload it";
+    else if (strstr(msg, "certificate verify failed") != NULL)
+    {
+        snprintf(fix, sizeof(fix),
+                 "check sslrootcert (%s): it must hold the CA that signed the server's "
+                 "certificate (hosted Supabase: the CA certificate of the project's database "
+                 "settings), and that certificate must not have expired",
+                 conn_option(conn, "sslrootcert", rootcert, sizeof(rootcert)));
+        hint = fix;
+    }
+    else if (strstr(msg, "does not match host name") != NULL)
+        hint = "connect with a host name that the server's certificate lists, or give the server "
+               "a certificate for this name";
+    else if (strstr(msg, "root certificate file") != NULL)
+        hint = "set sslrootcert to the file of the CA that signed the server's certificate "
+               "(hosted Supabase: download it from the project's database settings)";
+    else if (strstr(msg, "server does not support SSL") != NULL)
+        hint = "turn TLS on at the server (ssl = on, with ssl_cert_file and ssl_key_file), or "
+               "check that host and port reach PostgreSQL itself";
     else if (strstr(msg, "does not exist") != NULL)
         hint = "check the database and user names in the connection string";
     else if (strstr(msg, "must be superuser or replication role") != NULL ||

@@ -1,11 +1,13 @@
 # lib.sh - shared helpers of the shell integration tests. Source it, then:
 #
-#   mb_start 2                 start clusters (SRC = cluster 1, DST = cluster 2)
+#   mb_start 2 [--ssl]         start clusters (SRC = cluster 1, DST = cluster 2);
+#                              --ssl: TLS only, DSNs with sslmode=verify-full
 #   mb_start_pgbouncer N [OPT] a PgBouncer in front of cluster N (PGB_DSN, ...)
 #   mb_setup_pair [SQL...]     memori schema (and SQL files) on both, slot on SRC
 #   mb_sql DSN SQL             run SQL; mb_val DSN SQL prints one value
 #   mb_bridge ARGS...          run memori-bridge; all its output is kept
 #   mb_expect CODE REGEX ARGS  run memori-bridge, check exit code and stderr
+#   mb_refused REGEX ARGS      memori-bridge exits 1 with one error line, REGEX
 #   mb_compare TABLE [SELECT]  full-row comparison of SRC and DST
 #   mb_finish                  summary; exit status
 #
@@ -56,7 +58,7 @@ mb_die()
 mb_start()
 {
     local env
-    env=$("$MB_PGH" start --count "${1:-2}" --owner $$) || mb_die "could not start clusters"
+    env=$("$MB_PGH" start --count "${1:-2}" --owner $$ "${@:2}") || mb_die "could not start clusters"
     eval "$env"
     MB_SET=$PGH_SET
     SRC=$PGH_1_DSN
@@ -147,6 +149,29 @@ mb_expect()
         return 1
     fi
     return 0
+}
+
+# mb_refused REGEX ARGS...: the bridge exits 1, and its stderr holds one error
+# line, which matches REGEX (extended), and log lines only (no continuation
+# lines of a libpq message).
+mb_refused()
+{
+    local pattern=$1 n
+    shift
+    mb_expect 1 "" "$@" || return 1
+    n=$(grep -c 'error: ' "$MB_TMP/err")
+    if [ "$n" -ne 1 ]; then
+        mb_fail "$n error lines, expected 1: $(cat "$MB_TMP/err")"
+        return 1
+    fi
+    if grep -qvE '^([0-9-]+ [0-9:.]+ )?memori-bridge: ' "$MB_TMP/err"; then
+        mb_fail "stderr has lines that are not log lines: $(cat "$MB_TMP/err")"
+        return 1
+    fi
+    if ! grep -qE -- "$pattern" "$MB_TMP/err"; then
+        mb_fail "stderr does not match /$pattern/: $(cat "$MB_TMP/err")"
+        return 1
+    fi
 }
 
 # mb_compare TABLE [SELECT]: every row of TABLE (or of SELECT) equal on both
