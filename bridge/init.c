@@ -334,15 +334,9 @@ clean_up(struct init *in)
 static bool
 create_slot(struct init *in)
 {
-    struct stream_options so = {in->conf->source, "source", in->conf->slot, in->conf->schemas,
-                                NULL, 0, in->conf->connect_timeout_ms, true};
     char cmd[512], ident[300];
     PGresult *res;
 
-    in->repl = pgconn_open(so.dsn, "source", PGCONN_REPLICATION, "memori-bridge init",
-                           so.connect_timeout_ms, NULL);
-    if (in->repl == NULL)
-        return false;
     if (!pgconn_quote_ident(in->conf->slot, ident, sizeof(ident)))
     {
         log_error("slot name \"%s\" is too long", in->conf->slot);
@@ -636,6 +630,12 @@ cmd_init(int argc, char **argv, const struct conf *conf)
                                   conf->connect_timeout_ms, NULL)
                     : NULL;
     if (in.src == NULL || in.dst == NULL || !preflight_all(&in))
+        goto done;
+    /* the replication connection before anything is made: a connection pooler
+     * (PgBouncer, Supavisor) may pass the checks above and refuse only this */
+    in.repl = pgconn_open(conf->source, "source", PGCONN_REPLICATION, "memori-bridge init",
+                          conf->connect_timeout_ms, NULL);
+    if (in.repl == NULL)
         goto done;
 
     /* from here on things are made: each step is recorded so that an

@@ -9,6 +9,11 @@
 
 #include "bridge/log.h"
 
+/* The fix when a connection pooler answers instead of PostgreSQL. */
+#define DIRECT_CONNECTION                                                                          \
+    "use the direct connection to PostgreSQL (hosted Supabase: db.<project>.supabase.co "          \
+    "port 5432, not the pooler on port 6543)"
+
 /* The value of KEYWORD in the parsed DSN, or NULL. */
 static const char *
 option_value(PQconninfoOption *opts, const char *keyword)
@@ -128,6 +133,14 @@ log_connect_failure(PGconn *conn, const char *role, enum pgconn_failure *failure
     else if (strstr(msg, "server does not support SSL") != NULL)
         hint = "turn TLS on at the server (ssl = on, with ssl_cert_file and ssl_key_file), or "
                "check that host and port reach PostgreSQL itself";
+    /* PgBouncer refuses what it cannot pool: replication=database, or the
+     * options that pin the session settings */
+    else if (strstr(msg, "unsupported startup parameter: replication") != NULL)
+        hint = "a connection pooler answers there (PgBouncer, Supavisor), and a pooler cannot "
+               "carry replication: " DIRECT_CONNECTION;
+    else if (strstr(msg, "unsupported startup parameter") != NULL)
+        hint = "a connection pooler answers there (PgBouncer, Supavisor), and the bridge needs "
+               "sessions of its own: " DIRECT_CONNECTION;
     else if (strstr(msg, "does not exist") != NULL)
         hint = "check the database and user names in the connection string";
     else if (strstr(msg, "must be superuser or replication role") != NULL ||
