@@ -7,21 +7,27 @@
  * transaction that is not skipped, and commits at a source transaction
  * boundary when the group reaches group_xacts or group_bytes, when it is
  * older than group_delay, or when nothing more is waiting in the ring. Its
- * last statement before COMMIT is pg_replication_origin_xact_setup(end, time)
- * with the last source transaction's nextlsn, so the origin moves with the data
- * (invariant 1). Before COMMIT the pipeline is synced and every result checked:
- * an UPDATE or DELETE that touched fewer rows than it was sent is refused like
- * an error, never committed.
+ * last statement before COMMIT records the last source transaction's nextlsn
+ * in memori_bridge.progress (progress.h), so the progress moves with the data
+ * (invariant 1); where the role may use replication origins,
+ * pg_replication_origin_xact_setup() tags the commit with the origin too.
+ * Before COMMIT the pipeline is synced and every result checked: an UPDATE or
+ * DELETE that touched fewer rows than it was sent is refused like an error,
+ * never committed.
  *
- * Skipped transactions (at or below the origin's progress at start), empty
- * ones (every change filtered out) and the server's idle keepalives still move
- * the origin, so that the slot can be confirmed past them (invariant 2): inside
+ * Without an origin, a group's first statement is a transactional logical
+ * message "applied <origin>", and a source transaction that begins with the
+ * other direction's tag is left out like an empty one (invariant 5).
+ *
+ * Skipped transactions (at or below the progress at start), empty ones (every
+ * change filtered out) and the server's idle keepalives still move the
+ * progress, so that the slot can be confirmed past them (invariant 2): inside
  * an open group they just move its end; otherwise a progress-only transaction
- * (with an xid forced by pg_current_xact_id(), since the origin moves only with
- * a commit record) commits them at most once per status interval.
+ * commits them at most once per status interval.
  *
- * The durable position published to the reader is
- * pg_replication_origin_progress(origin, true), read after each commit.
+ * The session never runs with synchronous_commit = off, so a commit that
+ * returned is durable: the position published to the reader is the committed
+ * one.
  */
 #include "bridge/apply.h"
 
@@ -35,7 +41,9 @@
 #include "bridge/catalog.h"
 #include "bridge/lag.h"
 #include "bridge/log.h"
+#include "bridge/fence.h"
 #include "bridge/pipeline.h"
+#include "bridge/progress.h"
 #include "bridge/stmt.h"
 #include "bridge/stream.h"
 #include "bridge/tally.h"
@@ -43,7 +51,6 @@
 #define INFLIGHT      512
 #define TS_LEN        48
 #define MAX_PENDING   32 /* batches being filled at once (one per statement) */
-#define DURABLE_EVERY 1000000 /* us between progress checks while behind */
 
 struct apply
 {
@@ -63,6 +70,9 @@ struct apply
     uint64_t pend_seq;      /* next creation number */
     size_t pend_bytes;      /* value bytes in all pending batches */
     char user[64];          /* the target role, for the hints */
+    bool use_origin;        /* the role may use the replication origin functions */
+    char tag[128];          /* "applied <origin>": this direction's tag (no origin) */
+    char other_tag[128];    /* the other direction's tag, whose transactions are left out */
 
     /* consecutive TRUNCATE records of one LSN */
     struct cat_table *trunc[64];
@@ -72,6 +82,7 @@ struct apply
     /* the source transaction being read */
     bool in_xact;
     bool skipping;   /* at or below the start position: already applied */
+    bool looped;     /* tagged by the other direction: its own changes, coming back */
     bool has_changes;
     uint32_t xid;
     lsn_t commit_lsn;
@@ -96,7 +107,6 @@ struct apply
     lsn_t confirm;   /* skipped/empty/idle position waiting for a progress-only commit */
     char confirm_ts[TS_LEN];
     int64_t last_progress_commit;
-    int64_t last_durable_check;
     lsn_t last_pos;  /* WAL position of the last item taken */
     bool careful;
     lsn_t refused;   /* APPLY_REFUSED: replay carefully up to here */
@@ -114,23 +124,141 @@ struct apply
 
 static const char origin_setup_sql[] =
     "SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_lsn, $2::timestamptz)";
-static const char progress_sql[] = "SELECT pg_catalog.pg_replication_origin_progress($1, true)";
+static const char tag_sql[] = "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)";
 
 /* ---- opening ---------------------------------------------------------- */
 
+/* The bridge's own objects (memori_bridge.progress among them), made when
+ * missing: a run without init may be the first to need them. */
 static bool
-exec_simple(struct apply *a, const char *what, const char *sql, int n, const char *const *params,
-            PGresult **out, enum pgconn_failure *failure)
+ensure_objects(struct apply *a, enum pgconn_failure *failure)
 {
-    PGresult *res = pgconn_exec(a->conn, what, sql, n, params, failure);
+    bool exists;
 
+    if (!fence_objects_usable(a->conn, a->o.role, "progress", &exists))
+    {
+        *failure = pgconn_classify(a->conn, NULL);
+        return false;
+    }
+    if (!exists && !fence_objects(a->conn, a->o.role))
+    {
+        *failure = pgconn_classify(a->conn, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* Set up the replication origin for this session, made on first use. */
+static bool
+setup_origin(struct apply *a, enum pgconn_failure *failure)
+{
+    const char *params[1] = {a->o.origin};
+    PGresult *res = NULL;
+    char what[256], msg[512];
+    const char *pid;
+
+    snprintf(what, sizeof(what), "could not look up the replication origin on the %s",
+             a->o.role);
+    res = pgconn_exec(a->conn, what, "SELECT pg_catalog.pg_replication_origin_oid($1)", 1,
+                      params, failure);
     if (res == NULL)
         return false;
-    if (out != NULL)
-        *out = res;
-    else
+    if (PQgetisnull(res, 0, 0))
+    {
         PQclear(res);
-    return true;
+        res = PQexecParams(a->conn, "SELECT pg_catalog.pg_replication_origin_create($1)", 1,
+                           NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        {
+            *failure = pgconn_classify(a->conn, res);
+            log_error("could not create replication origin \"%s\" on the %s: %s",
+                      a->o.origin, a->o.role, pgconn_error(a->conn, res, msg, sizeof(msg)));
+            PQclear(res);
+            return false;
+        }
+        log_info("created replication origin \"%s\" on the %s", a->o.origin, a->o.role);
+    }
+    PQclear(res);
+    res = PQexecParams(a->conn, "SELECT pg_catalog.pg_replication_origin_session_setup($1)", 1,
+                       NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+    {
+        PQclear(res);
+        return true;
+    }
+    *failure = pgconn_classify(a->conn, res);
+    pgconn_error(a->conn, res, msg, sizeof(msg));
+    if (strcmp(pgconn_sqlstate(res), "55006") == 0 && (pid = strstr(msg, "for PID ")) != NULL)
+    {
+        if (a->o.busy_final)
+            log_error("another bridge is applying through replication origin \"%s\" (PID %ld "
+                      "on the %s); stop it first, or give this one another --slot",
+                      a->o.origin, strtol(pid + 8, NULL, 10), a->o.role);
+        else
+        {
+            log_debug("replication origin \"%s\" is in use by PID %ld on the %s; waiting for it",
+                      a->o.origin, strtol(pid + 8, NULL, 10), a->o.role);
+            *failure = PGCONN_BUSY;
+        }
+    }
+    else
+        log_error("could not set up replication origin \"%s\" on the %s: %s", a->o.origin,
+                  a->o.role, msg);
+    PQclear(res);
+    return false;
+}
+
+/* Make this session the only one applying this direction: the origin where
+ * the role may use it, else an advisory lock on the progress row's name. */
+static bool
+claim(struct apply *a, enum pgconn_failure *failure)
+{
+    const char *params[1] = {a->o.origin};
+    PGresult *res;
+    long pid;
+
+    if (!progress_may_use_origin(a->conn, a->o.role, &a->use_origin))
+    {
+        *failure = pgconn_classify(a->conn, NULL);
+        return false;
+    }
+    if (a->use_origin)
+        return setup_origin(a, failure);
+    snprintf(a->tag, sizeof(a->tag), PROGRESS_TAG "%s", a->o.origin);
+    log_debug("the %s role may not use replication origins: progress goes to "
+              "memori_bridge.progress, and each applied transaction carries \"%s\"",
+              a->o.role, a->tag);
+    res = pgconn_exec(a->conn, "could not take the bridge's advisory lock",
+                      "SELECT pg_catalog.pg_try_advisory_lock("
+                      "pg_catalog.hashtext('memori_bridge.progress'), pg_catalog.hashtext($1)), "
+                      "(SELECT l.pid FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' "
+                      "   AND l.granted AND l.objsubid = 2 AND l.pid <> pg_catalog.pg_backend_pid() "
+                      "   AND l.classid = pg_catalog.hashtext('memori_bridge.progress')::oid "
+                      "   AND l.objid = pg_catalog.hashtext($1)::oid LIMIT 1)",
+                      1, params, failure);
+    if (res == NULL)
+        return false;
+    if (PQgetvalue(res, 0, 0)[0] == 't')
+    {
+        PQclear(res);
+        return true;
+    }
+    pid = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+    if (a->o.busy_final)
+    {
+        log_error("another bridge is applying \"%s\" (PID %ld on the %s); stop it first, or "
+                  "give this one another --slot",
+                  a->o.origin, pid, a->o.role);
+        *failure = PGCONN_FATAL;
+    }
+    else
+    {
+        log_debug("\"%s\" is being applied by PID %ld on the %s; waiting for it", a->o.origin,
+                  pid, a->o.role);
+        *failure = PGCONN_BUSY;
+    }
+    return false;
 }
 
 struct apply *
@@ -138,9 +266,7 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
            enum pgconn_failure *failure)
 {
     struct apply *a = calloc(1, sizeof(*a));
-    const char *params[1] = {opts->origin};
     PGresult *res = NULL;
-    char what[256];
 
     *failure = PGCONN_FATAL;
     if (a == NULL)
@@ -152,6 +278,7 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
     a->st = st;
     a->ring = ring;
     a->careful = opts->careful;
+    snprintf(a->other_tag, sizeof(a->other_tag), PROGRESS_TAG "%s", opts->other_origin);
     stmt_cache_init(&a->cache);
     for (int i = 0; i < MAX_PENDING; i++)
         stmt_batch_init(&a->pend[i].b);
@@ -173,89 +300,32 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
         char msg[512];
 
         *failure = pgconn_classify(a->conn, res);
-        log_error("could not set session_replication_role on the %s: %s; grant it: GRANT "
-                  "SET ON PARAMETER session_replication_role TO \"%s\" (PostgreSQL 15 and later)",
+        log_error("could not set session_replication_role on the %s: %s; fix, as a superuser "
+                  "(on a local Supabase: supabase_admin): GRANT SET ON PARAMETER "
+                  "session_replication_role TO \"%s\" (PostgreSQL 15 and later)",
                   opts->role, pgconn_error(a->conn, res, msg, sizeof(msg)), a->user);
         goto fail;
     }
     PQclear(res);
     res = NULL;
 
-    /* the origin: made on first use, then set up for this session */
-    snprintf(what, sizeof(what), "could not look up the replication origin on the %s",
-             opts->role);
-    if (!exec_simple(a, what,
-                     "SELECT pg_catalog.pg_replication_origin_oid($1)", 1, params, &res, failure))
+    /* a commit that returned must be durable: it is confirmed to the slot */
+    res = PQexec(a->conn, "SELECT pg_catalog.set_config('synchronous_commit', 'local', false) "
+                          "WHERE pg_catalog.current_setting('synchronous_commit') = 'off'");
+    PQclear(res);
+    res = NULL;
+    if (!ensure_objects(a, failure) || !claim(a, failure))
         goto fail;
-    if (PQgetisnull(res, 0, 0))
     {
-        PQclear(res);
-        res = PQexecParams(a->conn, "SELECT pg_catalog.pg_replication_origin_create($1)", 1,
-                           NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        {
-            char msg[512];
+        struct progress p;
 
-            *failure = pgconn_classify(a->conn, res);
-            log_error("could not create replication origin \"%s\" on the %s: %s; grant it: "
-                      "GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text), "
-                      "pg_replication_origin_session_setup(text), "
-                      "pg_replication_origin_xact_setup(pg_lsn, timestamptz), "
-                      "pg_replication_origin_progress(text, boolean) TO \"%s\"",
-                      opts->origin, opts->role, pgconn_error(a->conn, res, msg, sizeof(msg)),
-                      a->user);
+        if (!progress_read(a->conn, opts->role, opts->origin, &p))
+        {
+            *failure = pgconn_classify(a->conn, NULL);
             goto fail;
         }
-        log_info("created replication origin \"%s\" on the %s", opts->origin, opts->role);
+        a->start = a->durable = p.lsn;
     }
-    PQclear(res);
-    res = PQexecParams(a->conn, "SELECT pg_catalog.pg_replication_origin_session_setup($1)", 1,
-                       NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-    {
-        char msg[512];
-        const char *pid;
-
-        *failure = pgconn_classify(a->conn, res);
-        pgconn_error(a->conn, res, msg, sizeof(msg));
-        if (strcmp(pgconn_sqlstate(res), "55006") == 0 &&
-            (pid = strstr(msg, "for PID ")) != NULL && !opts->busy_final)
-        {
-            log_debug("replication origin \"%s\" is in use by PID %ld on the %s; waiting for it",
-                      opts->origin, strtol(pid + 8, NULL, 10), opts->role);
-            *failure = PGCONN_BUSY;
-        }
-        else if (strcmp(pgconn_sqlstate(res), "55006") == 0 &&
-                 (pid = strstr(msg, "for PID ")) != NULL)
-        {
-            log_error("another bridge is applying through replication origin \"%s\" (PID %ld on "
-                      "the %s); stop it first, or give this one another --slot",
-                      opts->origin, strtol(pid + 8, NULL, 10), opts->role);
-            *failure = PGCONN_FATAL;
-        }
-        else
-            log_error("could not set up replication origin \"%s\" on the %s: %s; grant it: "
-                      "GRANT EXECUTE ON FUNCTION pg_replication_origin_session_setup(text), "
-                      "pg_replication_origin_xact_setup(pg_lsn, timestamptz), "
-                      "pg_replication_origin_progress(text, boolean) TO \"%s\"",
-                      opts->origin, opts->role, msg, a->user);
-        goto fail;
-    }
-    PQclear(res);
-    res = NULL;
-    snprintf(what, sizeof(what), "could not read the progress of replication origin \"%s\"",
-             opts->origin);
-    if (!exec_simple(a, what,
-                     "SELECT pg_catalog.pg_replication_origin_progress($1, false), "
-                     "pg_catalog.pg_replication_origin_progress($1, true)",
-                     1, params, &res, failure))
-        goto fail;
-    if (!PQgetisnull(res, 0, 0))
-        lsn_parse(PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0), &a->start);
-    if (!PQgetisnull(res, 0, 1))
-        lsn_parse(PQgetvalue(res, 0, 1), (size_t) PQgetlength(res, 0, 1), &a->durable);
-    PQclear(res);
-    res = NULL;
     a->committed = a->start;
     a->confirm = a->start;
     a->last_progress_commit = stream_now_us();
@@ -430,7 +500,17 @@ open_group(struct apply *a)
     a->group_start = stream_now_us();
     a->group_end = LSN_INVALID;
     a->group_ts[0] = '\0';
-    return pl_send(&a->pl, &e, "BEGIN", 0, NULL);
+    if (!pl_send(&a->pl, &e, "BEGIN", 0, NULL))
+        return false;
+    if (!a->use_origin)
+    {
+        /* first, so that the other direction knows before any change */
+        const char *params[2] = {PROGRESS_MSG_PREFIX, a->tag};
+        struct pl_entry tag = {.kind = PL_PROGRESS};
+
+        return pl_send(&a->pl, &tag, tag_sql, 2, params);
+    }
+    return true;
 }
 
 /* Send the rows of P as one execution of its statement. */
@@ -592,14 +672,27 @@ failure_outcome(struct apply *a)
     return APPLY_REFUSED;
 }
 
+/* A commit that returned is durable (the session's synchronous_commit is
+ * never off): publish it as the position the slot may be confirmed up to. */
 static void
 publish_durable(struct apply *a)
 {
-    if (a->pl.progress_valid && a->pl.progress > a->durable)
-        a->durable = a->pl.progress;
-    a->pl.progress_valid = false;
-    a->last_durable_check = stream_now_us();
+    a->durable = a->committed;
     atomic_store(&a->st->durable, a->durable);
+}
+
+/* Send the progress of END (commit time TS, "" for now) and, with an origin,
+ * its transaction set-up: the last statements before COMMIT. */
+static bool
+send_progress(struct apply *a, lsn_t end, const char *ts)
+{
+    char at[LSN_BUFSZ];
+    const char *params[3] = {a->o.origin, lsn_format(end, at), ts[0] ? ts : "now"};
+    struct pl_entry e = {.kind = PL_PROGRESS};
+
+    if (a->use_origin && !pl_send(&a->pl, &e, origin_setup_sql, 2, params + 1))
+        return false;
+    return pl_send(&a->pl, &e, progress_update_sql, 3, params);
 }
 
 /* Microseconds since the Unix epoch. */
@@ -617,28 +710,19 @@ wall_us(void)
 static bool
 commit_group(struct apply *a, enum apply_outcome *out)
 {
-    const char *origin_params[2];
-    const char *progress_params[1] = {a->o.origin};
-    struct pl_entry origin = {.kind = PL_ORIGIN}, commit = {.kind = PL_COMMIT},
-                    progress = {.kind = PL_PROGRESS};
-    char end[LSN_BUFSZ];
+    struct pl_entry commit = {.kind = PL_COMMIT};
     int64_t commit_us;
 
     commit.xid = a->xid;
     commit.commit_lsn = a->commit_lsn;
-    lsn_format(a->group_end, end);
-    origin_params[0] = end;
-    origin_params[1] = a->group_ts[0] ? a->group_ts : "now";
-    if (!flush_all(a) || !pl_send(&a->pl, &origin, origin_setup_sql, 2, origin_params) ||
-        !pl_sync(&a->pl) || a->pl.failed)
+    if (!flush_all(a) || !send_progress(a, a->group_end, a->group_ts) || !pl_sync(&a->pl) ||
+        a->pl.failed)
     {
         rollback(a);
         *out = failure_outcome(a);
         return false;
     }
-    if (!pl_send(&a->pl, &commit, "COMMIT", 0, NULL) ||
-        !pl_send(&a->pl, &progress, progress_sql, 1, progress_params) || !pl_sync(&a->pl) ||
-        a->pl.failed)
+    if (!pl_send(&a->pl, &commit, "COMMIT", 0, NULL) || !pl_sync(&a->pl) || a->pl.failed)
     {
         a->group_open = false;
         rollback(a);
@@ -669,33 +753,24 @@ commit_group(struct apply *a, enum apply_outcome *out)
     return true;
 }
 
-/* Move the origin to a->confirm with a transaction that changes nothing. */
+/* Move the progress to a->confirm with a transaction that changes nothing
+ * else. */
 static bool
 progress_commit(struct apply *a, enum apply_outcome *out)
 {
-    char end[LSN_BUFSZ];
-    const char *origin_params[2] = {end, a->confirm_ts[0] ? a->confirm_ts : "now"};
-    const char *progress_params[1] = {a->o.origin};
-    struct pl_entry begin = {.kind = PL_BEGIN}, xid = {.kind = PL_XID},
-                    origin = {.kind = PL_ORIGIN}, commit = {.kind = PL_COMMIT},
-                    progress = {.kind = PL_PROGRESS};
+    struct pl_entry begin = {.kind = PL_BEGIN}, commit = {.kind = PL_COMMIT};
 
-    lsn_format(a->confirm, end);
     a->group_open = true; /* for rollback() */
-    if (!pl_send(&a->pl, &begin, "BEGIN", 0, NULL) ||
-        !pl_send(&a->pl, &xid, "SELECT pg_catalog.pg_current_xact_id()", 0, NULL) ||
-        !pl_send(&a->pl, &origin, origin_setup_sql, 2, origin_params) ||
-        !pl_send(&a->pl, &commit, "COMMIT", 0, NULL) ||
-        !pl_send(&a->pl, &progress, progress_sql, 1, progress_params) || !pl_sync(&a->pl) ||
-        a->pl.failed)
+    if (!pl_send(&a->pl, &begin, "BEGIN", 0, NULL) || !send_progress(a, a->confirm, a->confirm_ts) ||
+        !pl_send(&a->pl, &commit, "COMMIT", 0, NULL) || !pl_sync(&a->pl) || a->pl.failed)
     {
         rollback(a);
         if (a->pl.transient)
             *out = APPLY_TRANSIENT;
         else
         {
-            log_error("could not record progress in replication origin \"%s\" on the %s: %s",
-                      a->o.origin, a->o.role, a->pl.message);
+            log_error("could not record the progress of \"%s\" on the %s: %s", a->o.origin,
+                      a->o.role, a->pl.message);
             *out = APPLY_FATAL;
         }
         return false;
@@ -706,24 +781,6 @@ progress_commit(struct apply *a, enum apply_outcome *out)
     publish_durable(a);
     atomic_store(&a->st->applied, a->committed);
     log_debug("confirmed " LSN_FMT " with a progress-only transaction", LSN_ARGS(a->confirm));
-    return true;
-}
-
-static bool
-check_durable(struct apply *a, enum apply_outcome *out)
-{
-    const char *params[1] = {a->o.origin};
-    struct pl_entry e = {.kind = PL_PROGRESS};
-
-    if (!pl_send(&a->pl, &e, progress_sql, 1, params) || !pl_sync(&a->pl) || a->pl.failed)
-    {
-        *out = a->pl.transient ? APPLY_TRANSIENT : APPLY_FATAL;
-        if (!a->pl.transient)
-            log_error("could not read the progress of replication origin \"%s\": %s",
-                      a->o.origin, a->pl.message);
-        return false;
-    }
-    publish_durable(a);
     return true;
 }
 
@@ -1185,6 +1242,7 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
             a->nextlsn = rec->nextlsn;
             copy_ts(a->ts, rec);
             a->skipping = (rec->present & W2J_HAS_NEXTLSN) && rec->nextlsn <= a->start;
+            a->looped = false;
             if (!a->group_open && !a->skipping && rec->timestamp != NULL)
             {
                 /* the oldest transaction not yet applied: lag is counted from it */
@@ -1212,6 +1270,7 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
                 break;
             if (a->switch_in_xact)
                 return apply_switch(a, rec, out);
+            a->looped = false;
             if (!a->has_changes)
             {
                 /* empty after filtering: confirmed, never a round trip of its own */
@@ -1240,7 +1299,7 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
         case W2J_UPDATE:
         case W2J_DELETE:
         case W2J_TRUNCATE:
-            if (!a->in_xact || a->skipping)
+            if (!a->in_xact || a->skipping || a->looped)
                 return true;
             if (!open_group(a))
                 break;
@@ -1252,13 +1311,30 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
         case W2J_MESSAGE:
             log_debug("logical message with prefix \"%s\" at " LSN_FMT " (%s)", rec->prefix,
                       LSN_ARGS(it->pos), rec->transactional ? "transactional" : "standalone");
-            if (rec->transactional && a->in_xact && !a->skipping && rec->prefix != NULL &&
-                strcmp(rec->prefix, "memori_bridge") == 0 && rec->content != NULL &&
-                strncmp(rec->content, "switch ", 7) == 0)
+            if (!rec->transactional || !a->in_xact || a->skipping || rec->prefix == NULL ||
+                strcmp(rec->prefix, PROGRESS_MSG_PREFIX) != 0 || rec->content == NULL)
+                return true;
+            if (strncmp(rec->content, "switch ", 7) == 0)
             {
                 a->switch_in_xact = true;
                 snprintf(a->switch_token, sizeof(a->switch_token), "%s", rec->content + 7);
+                return true;
             }
+            if (strcmp(rec->content, a->other_tag) != 0 || a->looped)
+                return true;
+            if (a->has_changes)
+            {
+                /* the tag is the first statement of every transaction the
+                 * other direction applies: never after changes */
+                log_error("%s transaction %u carries \"%s\" after changes of its own; cannot "
+                          "tell which of them to leave out (is another program writing this "
+                          "tag?)",
+                          a->o.from_role, a->xid, rec->content);
+                break;
+            }
+            log_debug("leaving out %s transaction %u: the other direction applied it",
+                      a->o.from_role, a->xid);
+            a->looped = true;
             return true;
     }
     if (!a->pl.failed)
@@ -1291,7 +1367,7 @@ wait_for_work(struct apply *a, int timeout_ms)
 }
 
 /* Work to do while no batch is waiting: commit the open group, confirm
- * skipped positions, refresh the durable position. */
+ * skipped positions. */
 static bool
 idle_work(struct apply *a, enum apply_outcome *out, int *timeout_ms)
 {
@@ -1326,12 +1402,6 @@ idle_work(struct apply *a, enum apply_outcome *out, int *timeout_ms)
         if (due)
             return progress_commit(a, out);
         *timeout_ms = (int) ((a->last_progress_commit + interval - now) / 1000) + 1;
-    }
-    if (a->committed > a->durable)
-    {
-        if (now - a->last_durable_check >= DURABLE_EVERY)
-            return check_durable(a, out);
-        *timeout_ms = (int) ((a->last_durable_check + DURABLE_EVERY - now) / 1000) + 1;
     }
     return true;
 }

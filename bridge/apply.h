@@ -3,13 +3,13 @@
  * source commit order.
  *
  * One target connection in pipeline mode, with session_replication_role =
- * replica and the bridge's replication origin set up for the session.
- * Consecutive changes of one table and action go as one multi-row statement
- * (stmt.h); several source transactions go as one target transaction, whose
- * pg_replication_origin_xact_setup() records the last one's end (the C
- * record's nextlsn, DESIGN invariant 1). A group ends at its limits (count,
- * bytes, age) or as soon as nothing more is waiting, so a quiet stream is
- * never held back.
+ * replica, and the bridge's replication origin set up for the session where
+ * the role may use it. Consecutive changes of one table and action go as one
+ * multi-row statement (stmt.h); several source transactions go as one target
+ * transaction, which records the last one's end (the C record's nextlsn,
+ * DESIGN invariant 1) in memori_bridge.progress (progress.h). A group ends at
+ * its limits (count, bytes, age) or as soon as nothing more is waiting, so a
+ * quiet stream is never held back.
  *
  * When the target refuses a group, the applier rolls it back and reports
  * APPLY_REFUSED; the supervisor then replays from the origin in careful mode
@@ -49,7 +49,8 @@ struct apply_options
     const char *dsn;          /* connection string of the side applied to; borrowed */
     const char *role;         /* that side: "target", or "source" when streaming back */
     const char *from_role;    /* the side streamed from, for messages */
-    const char *origin;       /* replication origin name */
+    const char *origin;       /* this direction's name: its progress row and origin */
+    const char *other_origin; /* the other direction's: its tagged transactions are left out */
     const char *schemas;      /* schemas of the catalog */
     bool careful;             /* one transaction and one row at a time */
     lsn_t careful_until;      /* careful mode ends once past this position */
@@ -67,8 +68,8 @@ struct apply; /* opaque: apply.c */
 struct apply *apply_open(const struct apply_options *opts, struct run_state *st,
                          struct ring *ring, enum pgconn_failure *failure);
 
-/* The origin's committed progress on the target when it was opened: where
- * streaming starts. */
+/* The committed progress on the target when it was opened: where streaming
+ * starts. */
 lsn_t apply_start_lsn(const struct apply *a);
 
 /* The applier thread's body: apply batches from the ring until stopped or

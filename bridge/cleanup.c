@@ -14,7 +14,8 @@
 
 #define EXIT_USAGE  2
 #define MAX_FENCES  256
-#define BRIDGE_TABLES "init_state", "verify_pause", "switch", "stream_status", "fence_state"
+#define BRIDGE_TABLES                                                                      \
+    "init_state", "verify_pause", "switch", "stream_status", "progress", "fence_state"
 
 /* What the bridge left on one side. */
 struct leftovers
@@ -117,6 +118,7 @@ find(struct cleanup *c, struct leftovers *s)
             "SELECT coalesce(string_agg(DISTINCT slot, ', ' ORDER BY slot), '') FROM ("
             "  SELECT slot FROM memori_bridge.init_state UNION ALL "
             "  SELECT slot FROM memori_bridge.switch UNION ALL "
+            "  SELECT slot FROM memori_bridge.progress UNION ALL "
             "  SELECT slot FROM memori_bridge.stream_status) s "
             "WHERE slot NOT IN ($1, $2)",
             2, NULL, names, NULL, NULL, 0);

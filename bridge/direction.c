@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bridge/fence.h"
 #include "bridge/log.h"
 #include "bridge/pgconn.h"
 
@@ -80,18 +81,13 @@ direction_read_switch(PGconn *target, const char *slot, bool *exists, bool *reve
     const char *params[1] = {slot};
     PGresult *res;
 
+    bool table;
+
     *exists = false;
-    res = pgconn_exec(target, "could not read the switch record on the target",
-                      "SELECT pg_catalog.to_regclass('memori_bridge.switch') IS NOT NULL", 0, NULL,
-                      NULL);
-    if (res == NULL)
+    if (!fence_objects_usable(target, "target", "switch", &table))
         return false;
-    if (PQgetvalue(res, 0, 0)[0] != 't')
-    {
-        PQclear(res);
+    if (!table)
         return true;
-    }
-    PQclear(res);
     res = pgconn_exec(target, "could not read the switch record on the target",
                       "SELECT direction, phase FROM memori_bridge.switch WHERE slot = $1", 1,
                       params, NULL);

@@ -50,6 +50,39 @@ fence_objects(PGconn *conn, const char *side)
     return pgconn_script(conn, what, bridge_objects_sql);
 }
 
+bool
+fence_objects_usable(PGconn *conn, const char *side, const char *table, bool *exists)
+{
+    const char *params[1] = {table};
+    char what[160], u[160];
+    PGresult *res;
+    bool usable;
+
+    *exists = false;
+    snprintf(what, sizeof(what), "could not look for the bridge's objects on the %s", side);
+    res = pgconn_exec(conn, what,
+                      "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+                      "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                      "  WHERE n.nspname = 'memori_bridge' AND c.relname = $1), "
+                      "coalesce((SELECT pg_catalog.has_schema_privilege(oid, 'USAGE') "
+                      "          FROM pg_catalog.pg_namespace WHERE nspname = 'memori_bridge'), true), "
+                      "(SELECT pg_catalog.pg_get_userbyid(nspowner) FROM pg_catalog.pg_namespace "
+                      " WHERE nspname = 'memori_bridge')",
+                      1, params, NULL);
+    if (res == NULL)
+        return false;
+    *exists = PQgetvalue(res, 0, 0)[0] == 't';
+    usable = PQgetvalue(res, 0, 1)[0] == 't';
+    if (!usable && pgconn_quote_ident(PQuser(conn), u, sizeof(u)))
+        log_error("role %s may not use schema memori_bridge on the %s (owned by \"%s\", who ran "
+                  "init there); run the bridge as that role, or grant, as \"%s\": GRANT USAGE "
+                  "ON SCHEMA memori_bridge TO %s; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL "
+                  "TABLES IN SCHEMA memori_bridge TO %s",
+                  u, side, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 2), u, u);
+    PQclear(res);
+    return usable;
+}
+
 int
 fence_count(PGconn *conn, const char *schemas)
 {

@@ -33,6 +33,12 @@ struct fence_options
 /* Make sure the bridge's own objects exist on CONN (sql/memori_bridge.sql). */
 bool fence_objects(PGconn *conn, const char *side);
 
+/* Does the bridge's table memori_bridge.TABLE exist on CONN (the side SIDE)?
+ * Sets *EXISTS. Returns false after logging why when it cannot tell, or when
+ * the schema is there but this role may not use it (another role ran init):
+ * then the message names the grants its owner can give. */
+bool fence_objects_usable(PGconn *conn, const char *side, const char *table, bool *exists);
+
 /* Put the fence up on CONN. Returns false after logging why (in-flight
  * transactions outlasting the timeout are named by PID, with the fix). */
 bool fence_up(PGconn *conn, const struct fence_options *o);

@@ -6,14 +6,15 @@
  * Order matters for "no gap, no overlap". The slot is created through the
  * replication protocol with EXPORT_SNAPSHOT: every transaction that commits
  * after its consistent point is in the slot, every one before it is in the
- * snapshot. The copy reads that snapshot only; then the target's origin is set
- * to the consistent point, so that run starts streaming exactly there.
+ * snapshot. The copy reads that snapshot only; then the forward direction's
+ * progress on the target (memori_bridge.progress) is set to the consistent
+ * point, so that run starts streaming exactly there.
  *
  * An init can be stopped at any moment (Ctrl-C, kill, a lost connection). A
  * row in memori_bridge.init_state on the target says how far it got
  * ("preparing" before the slot exists, "copying" after, "done"), so that the
- * next init knows what is its own to clean up: the half-made slot, the origin,
- * and the half-copied tables, which it drops with their schema and makes again.
+ * next init knows what is its own to clean up: the half-made slot, the
+ * progress, and the half-copied tables, which it drops with their schema and makes again.
  * Everything is checked before anything is made or dropped, and every problem
  * is listed at once.
  */
@@ -36,6 +37,7 @@
 #include "bridge/log.h"
 #include "bridge/pgconn.h"
 #include "bridge/preflight.h"
+#include "bridge/progress.h"
 #include "bridge/secret.h"
 #include "bridge/seqsync.h"
 #include "bridge/stream.h"
@@ -77,8 +79,8 @@ init_usage(FILE *out)
           "Checks both sides, creates the slot with an exported snapshot, creates the\n"
           "target's tables from the source's own definitions, copies every table in\n"
           "that snapshot over --jobs connections, builds keys and indexes after the\n"
-          "data, sets the sequences, and sets the target's origin to the slot's\n"
-          "consistent point: memori-bridge run then continues with no gap and no overlap.\n"
+          "data, sets the sequences, and records the slot's consistent point as the\n"
+          "target's progress: memori-bridge run then continues with no gap and no overlap.\n"
           "\n"
           "  --force                   replace non-empty target tables, and a slot or a\n"
           "                            finished init of the same name\n"
@@ -140,7 +142,7 @@ read_leftovers(struct init *in)
     {
         in->slot_exists = true;
         if (PQgetvalue(res, 0, 0)[0] == 't')
-            preflight_add(&in->pf, false, "source", "stop it first",
+            preflight_add(&in->pf, false, "source", NULL, "stop it first",
                           "slot \"%s\" is in use by PID %s: a bridge is streaming it",
                           in->conf->slot, PQgetvalue(res, 0, 1));
     }
@@ -208,10 +210,10 @@ check_target(struct init *in)
     int r, nonempty = 0;
 
     if (in->marker && strcmp(in->phase, "done") == 0 && !in->force)
-        preflight_add(&in->pf, false, "target",
+        preflight_add(&in->pf, false, "target", NULL,
                       "use memori-bridge run to stream, or init --force to start over",
                       "init of slot \"%s\" already finished (started %s): the target is loaded "
-                      "and its origin set",
+                      "and its progress set",
                       in->conf->slot, in->started);
     else if (!in->marker && !in->force)
     {
@@ -222,7 +224,7 @@ check_target(struct init *in)
             snprintf(fix, sizeof(fix),
                      "SELECT pg_drop_replication_slot('%s'); or give another --slot, or --force",
                      in->conf->slot);
-            preflight_add(&in->pf, false, "source", fix,
+            preflight_add(&in->pf, false, "source", NULL, fix,
                           "slot \"%s\" already exists, and no init of it is recorded on the "
                           "target",
                           in->conf->slot);
@@ -232,10 +234,10 @@ check_target(struct init *in)
         if (in->origin_exists)
         {
             snprintf(fix, sizeof(fix),
-                     "give another --slot, or --force (drops it), or SELECT "
-                     "pg_replication_origin_drop('%s') if nothing uses it",
+                     "give another --slot, or --force (drops it), or as " PREFLIGHT_SUPERUSER
+                     ": SELECT pg_replication_origin_drop('%s') if nothing uses it",
                      in->conf->slot);
-            preflight_add(&in->pf, false, "target", fix,
+            preflight_add(&in->pf, false, "target", NULL, fix,
                           "replication origin \"%s\" already exists on the target's cluster, and "
                           "no init of it is recorded in this database (another database's "
                           "bridge may use it)",
@@ -262,7 +264,7 @@ check_target(struct init *in)
         }
         if (PQgetvalue(rows, 0, 0)[0] == 't' &&
             !(in->marker && strcmp(in->phase, "done") == 0) && nonempty++ < 10)
-            preflight_add(&in->pf, false, "target",
+            preflight_add(&in->pf, false, "target", NULL,
                           "empty it, or give init --force to replace it",
                           "table %s is not empty: init copies into empty tables only",
                           PQgetvalue(res, r, 0));
@@ -275,7 +277,7 @@ check_target(struct init *in)
     if (res == NULL)
         return false;
     for (r = 0; r < PQntuples(res); r++)
-        preflight_add(&in->pf, false, "target",
+        preflight_add(&in->pf, false, "target", NULL,
                       "drop it, or move it into the schema, then run init again",
                       "%s depends on the schemas that init replaces", PQgetvalue(res, r, 0));
     PQclear(res);
@@ -448,16 +450,12 @@ out:
 }
 
 static bool
-set_origin(struct init *in)
+set_progress(struct init *in)
 {
-    const char *params[2] = {in->conf->slot, in->consistent};
+    lsn_t at = LSN_INVALID;
 
-    return exec(in->dst, "could not create the origin on the target",
-                "SELECT pg_catalog.pg_replication_origin_create($1) "
-                "WHERE pg_catalog.pg_replication_origin_oid($1) IS NULL",
-                1, params) &&
-           exec(in->dst, "could not set the origin's progress on the target",
-                "SELECT pg_catalog.pg_replication_origin_advance($1, $2::pg_lsn)", 2, params);
+    lsn_parse(in->consistent, strlen(in->consistent), &at);
+    return progress_set(in->dst, "target", in->conf->slot, at);
 }
 
 static bool
@@ -507,8 +505,28 @@ fence_target(struct init *in)
 static bool
 preflight_all(struct init *in)
 {
-    struct preflight_side src = {in->src, "source", in->conf->schemas, in->conf->slot, true};
-    struct preflight_side dst = {in->dst, "target", in->conf->schemas, in->conf->slot, false};
+    /* the forward direction now; what a rollback would need, as warnings */
+    struct preflight_side src = {.conn = in->src,
+                                 .dsn = in->conf->source,
+                                 .connect_timeout_ms = in->conf->connect_timeout_ms,
+                                 .side = "source",
+                                 .schemas = in->conf->schemas,
+                                 .slot = in->conf->slot,
+                                 .has_tables = true,
+                                 .stream = PREFLIGHT_NOW,
+                                 .apply = PREFLIGHT_LATER,
+                                 .later = "to apply a rollback here",
+                                 .numeric_probe = true};
+    struct preflight_side dst = {.conn = in->dst,
+                                 .dsn = in->conf->target,
+                                 .connect_timeout_ms = in->conf->connect_timeout_ms,
+                                 .side = "target",
+                                 .schemas = in->conf->schemas,
+                                 .slot = in->conf->slot,
+                                 .has_tables = false,
+                                 .stream = PREFLIGHT_LATER,
+                                 .apply = PREFLIGHT_NOW,
+                                 .later = "to stream back for a rollback"};
     int i;
 
     log_info("checking the source and the target");
@@ -524,7 +542,7 @@ preflight_all(struct init *in)
                      "ALTER TABLE %s ADD PRIMARY KEY (...), or ALTER TABLE %s REPLICA IDENTITY "
                      "FULL (init --replica-identity-full does that)",
                      in->pf.keyless[i], in->pf.keyless[i]);
-            preflight_add(&in->pf, false, "source", fix,
+            preflight_add(&in->pf, false, "source", NULL, fix,
                           "table %s has no primary key or replica identity: wal2json would drop "
                           "its UPDATEs and DELETEs",
                           in->pf.keyless[i]);
@@ -649,10 +667,10 @@ cmd_init(int argc, char **argv, const struct conf *conf)
     if (!write_marker(&in, "copying") || !load(&in, started))
         goto done;
     failpoint("init-after-copy");
-    if (!set_origin(&in) || !fence_target(&in) || !write_marker(&in, "done"))
+    if (!set_progress(&in) || !fence_target(&in) || !write_marker(&in, "done"))
         goto done;
-    log_info("init done in %.1f s: the target holds the source as of %s, and its origin \"%s\" "
-             "is set there; stream from it with: memori-bridge run",
+    log_info("init done in %.1f s: the target holds the source as of %s, and the progress of "
+             "\"%s\" is set there; stream from it with: memori-bridge run",
              (double) (stream_now_us() - started) / 1e6, in.consistent, conf->slot);
     status = 0;
 done:

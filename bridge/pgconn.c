@@ -50,15 +50,15 @@ pgconn_describe(PGconn *conn, char *buf, size_t len)
     return buf;
 }
 
-/* One line of a libpq connection error, with a hint for the usual causes. */
+/* One line of a libpq connection error, with a hint for the usual causes,
+ * into BUF: "message; hint". */
 static void
-log_connect_failure(PGconn *conn, const char *role, enum pgconn_failure *failure)
+connect_failure(PGconn *conn, char *buf, size_t len, enum pgconn_failure *failure)
 {
-    char where[512], msg[1024], fix[640], rootcert[300];
+    char msg[1024], fix[640], rootcert[300];
     const char *hint = NULL;
     enum pgconn_failure f = PGCONN_FATAL;
 
-    pgconn_describe(conn, where, sizeof(where));
     /* libpq 15 may report several attempts, each with indented hint lines
      * and DETAIL lines: keep the last line that is the message itself. An
      * attempt's own line starts "connection to server"; the lines after it
@@ -147,14 +147,16 @@ log_connect_failure(PGconn *conn, const char *role, enum pgconn_failure *failure
              strstr(msg, "permission denied to start WAL sender") != NULL ||
              strstr(msg, "must have the REPLICATION attribute") != NULL)
     {
-        snprintf(fix, sizeof(fix), "grant it: ALTER ROLE \"%s\" WITH REPLICATION",
+        snprintf(fix, sizeof(fix),
+                 "fix, as a superuser (on a local Supabase: supabase_admin): ALTER ROLE \"%s\" "
+                 "WITH REPLICATION",
                  PQuser(conn) ? PQuser(conn) : "");
         hint = fix;
     }
     if (hint != NULL)
-        log_error("could not connect to the %s (%s): %s; %s", role, where, msg, hint);
+        snprintf(buf, len, "%s; %s", msg, hint);
     else
-        log_error("could not connect to the %s (%s): %s", role, where, msg);
+        snprintf(buf, len, "%s", msg);
     if (failure != NULL)
         *failure = f;
 }
@@ -178,14 +180,16 @@ notice_to_log(void *arg, const char *message)
     log_warning("the %s says: %s", (const char *) arg, line);
 }
 
-PGconn *
-pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, const char *appname,
-            int64_t connect_timeout_ms, enum pgconn_failure *failure)
+/* Connect to DSN; on failure NULL, with the reason in ERR ("(where): message;
+ * hint"). */
+static PGconn *
+connect_dsn(const char *dsn, enum pgconn_kind kind, const char *appname,
+            int64_t connect_timeout_ms, char *err, size_t errlen, enum pgconn_failure *failure)
 {
     const char *keywords[8], *values[8];
     PQconninfoOption *opts;
     char *errmsg = NULL;
-    char options[1024], timeout[32];
+    char options[1024], timeout[32], where[512], why[1800];
     const char *user_options;
     PGconn *conn;
     int n = 0;
@@ -196,8 +200,8 @@ pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, const char
     if (opts == NULL)
     {
         /* libpq's reason names the syntax problem; it never quotes the password */
-        log_error("the %s connection string is not valid: %s", role,
-                  errmsg ? errmsg : "out of memory");
+        snprintf(err, errlen, "connection string is not valid: %s",
+                 errmsg ? errmsg : "out of memory");
         PQfreemem(errmsg);
         return NULL;
     }
@@ -235,18 +239,44 @@ pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, const char
     conn = PQconnectdbParams(keywords, values, 1);
     if (conn == NULL)
     {
-        log_error("could not connect to the %s: out of memory", role);
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK)
     {
-        log_connect_failure(conn, role, failure);
+        connect_failure(conn, why, sizeof(why), failure);
+        snprintf(err, errlen, "(%s): %s", pgconn_describe(conn, where, sizeof(where)), why);
         PQfinish(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+PGconn *
+pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, const char *appname,
+            int64_t connect_timeout_ms, enum pgconn_failure *failure)
+{
+    char err[2600];
+    PGconn *conn = connect_dsn(dsn, kind, appname, connect_timeout_ms, err, sizeof(err), failure);
+
+    if (conn == NULL)
+    {
+        if (err[0] == '(')
+            log_error("could not connect to the %s %s", role, err);
+        else
+            log_error("the %s %s", role, err);
         return NULL;
     }
     PQsetNoticeProcessor(conn, notice_to_log,
                          (void *) (strcmp(role, "source") == 0 ? "source" : "target"));
     return conn;
+}
+
+PGconn *
+pgconn_try(const char *dsn, enum pgconn_kind kind, const char *appname,
+           int64_t connect_timeout_ms, char *err, size_t errlen)
+{
+    return connect_dsn(dsn, kind, appname, connect_timeout_ms, err, errlen, NULL);
 }
 
 const char *

@@ -51,6 +51,12 @@ enum pgconn_failure
 PGconn *pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, const char *appname,
                     int64_t connect_timeout_ms, enum pgconn_failure *failure);
 
+/* Connect as pgconn_open does, but quietly: on failure returns NULL with the
+ * reason in ERR ("(host=... port=... dbname=... user=...): message; hint", or
+ * what is wrong with DSN), for checks that report it their own way. */
+PGconn *pgconn_try(const char *dsn, enum pgconn_kind kind, const char *appname,
+                   int64_t connect_timeout_ms, char *err, size_t errlen);
+
 /* "host=127.0.0.1 port=5433 dbname=memori user=bridge" of CONN into BUF. */
 char *pgconn_describe(PGconn *conn, char *buf, size_t len);
 

@@ -130,12 +130,6 @@ on_result(struct pipeline *p, PGresult *res)
                      touched, e->nrows);
         }
     }
-    else if (e->kind == PL_PROGRESS && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-    {
-        const char *v = PQgetvalue(res, 0, 0);
-
-        p->progress_valid = lsn_parse(v, strlen(v), &p->progress);
-    }
 }
 
 /* Wait for the socket: readable, and writable too when WRITE. */

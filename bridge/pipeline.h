@@ -31,11 +31,10 @@ enum pl_kind
     PL_BEGIN,       /* BEGIN of a target transaction */
     PL_ROWS,        /* one execution of a statement: rows of one table and action */
     PL_TRUNCATE,    /* TRUNCATE of one or more tables */
-    PL_ORIGIN,      /* pg_replication_origin_xact_setup() */
-    PL_XID,         /* pg_current_xact_id(): a progress-only transaction needs an xid */
+    PL_PROGRESS,    /* the bridge's bookkeeping: the progress row, the origin's
+                     * transaction set-up, the tag of an applied transaction */
     PL_COMMIT,      /* COMMIT */
     PL_ROLLBACK,    /* ROLLBACK */
-    PL_PROGRESS,    /* pg_replication_origin_progress(origin, true) */
     PL_OTHER,       /* anything else */
     PL_SYNC,        /* a sync point */
 };
@@ -58,8 +57,6 @@ struct pipeline
     unsigned head, len, cap;   /* oldest entry, entries in flight, size */
     bool expect_null;          /* a query's result was read; its NULL follows */
     bool unflushed;            /* queries sent since the last sync or flush request */
-    lsn_t progress;            /* value of the last PL_PROGRESS */
-    bool progress_valid;       /* progress holds a value */
 
     /* the first failure since pl_reset_failure */
     bool failed;

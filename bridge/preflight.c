@@ -1,5 +1,5 @@
 /*
- * preflight.c - checking a side before init, and naming each fix.
+ * preflight.c - checking a side before a command, and naming each fix.
  *
  * The wal2json check is a real one: a temporary logical slot with wal2json is
  * created and dropped again. That proves at once that the plugin is installed,
@@ -7,6 +7,10 @@
  * and that this role may create slots; peeking at it with
  * numeric-data-types-as-string tells whether this wal2json knows that option
  * (an unknown option is an error; Debian's 2.5 does not know it).
+ *
+ * Whether session_replication_role may be set is tried, not looked up: on
+ * Supabase the supautils extension lets the postgres role set it without any
+ * grant that has_parameter_privilege() could see.
  */
 #include "bridge/preflight.h"
 
@@ -40,8 +44,8 @@ preflight_free(struct preflight *pf)
 }
 
 void
-preflight_add(struct preflight *pf, bool warning, const char *side, const char *fix,
-              const char *fmt, ...)
+preflight_add(struct preflight *pf, bool warning, const char *side, const char *who,
+              const char *fix, const char *fmt, ...)
 {
     struct preflight_problem *p;
     va_list ap;
@@ -54,6 +58,7 @@ preflight_add(struct preflight *pf, bool warning, const char *side, const char *
     va_start(ap, fmt);
     vsnprintf(p->text, sizeof(p->text), fmt, ap);
     va_end(ap);
+    snprintf(p->who, sizeof(p->who), "%s", who ? who : "");
     snprintf(p->fix, sizeof(p->fix), "%s", fix ? fix : "");
     if (!warning)
         pf->errors++;
@@ -71,12 +76,33 @@ preflight_report(const struct preflight *pf)
 
             if (p->warning != (pass == 1))
                 continue;
-            if (p->fix[0])
+            if (p->fix[0] && p->who[0])
+                log_msg(p->warning ? LOG_WARNING : LOG_ERROR, "%s: %s; fix, as %s: %s",
+                        p->side, p->text, p->who, p->fix);
+            else if (p->fix[0])
                 log_msg(p->warning ? LOG_WARNING : LOG_ERROR, "%s: %s; fix: %s", p->side,
                         p->text, p->fix);
             else
                 log_msg(p->warning ? LOG_WARNING : LOG_ERROR, "%s: %s", p->side, p->text);
         }
+}
+
+const char *
+preflight_who(const char *owner, const char *user, bool superuser, char *buf, size_t len)
+{
+    char o[160], u[160];
+
+    if (!pgconn_quote_ident(user, u, sizeof(u)))
+        snprintf(u, sizeof(u), "%s", user);
+    if (superuser || strcmp(owner, user) == 0)
+        snprintf(buf, len, "%s (the role connected)", u);
+    else
+    {
+        if (!pgconn_quote_ident(owner, o, sizeof(o)))
+            snprintf(o, sizeof(o), "%s", owner);
+        snprintf(buf, len, "its owner %s or a superuser", o);
+    }
+    return buf;
 }
 
 /* Quoted identifier of NAME into BUF, for the statements printed as fixes. */
@@ -175,58 +201,73 @@ read_facts(PGconn *conn, const char *slot, struct facts *f)
     return true;
 }
 
+/* " (needed FOR)" after a LATER need's problem, "" after a NOW one's. */
+static const char *
+why(const struct preflight_side *s, enum preflight_need need, char *buf, size_t len)
+{
+    if (need == PREFLIGHT_LATER && s->later != NULL)
+        snprintf(buf, len, " (needed %s)", s->later);
+    else
+        buf[0] = '\0';
+    return buf;
+}
+
 /* The streaming side's needs: wal_level, slots, senders, REPLICATION, wal2json. */
 static void
 check_streaming(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
 {
-    char fix[512], u[160];
+    bool warn = s->stream == PREFLIGHT_LATER;
+    char fix[512], u[160], w[160];
 
     ident(f->user, u, sizeof(u));
+    why(s, s->stream, w, sizeof(w));
     if (strcmp(f->wal_level, "logical") != 0)
-        preflight_add(pf, false, s->side,
+        preflight_add(pf, warn, s->side, PREFLIGHT_SUPERUSER,
                       "ALTER SYSTEM SET wal_level = logical; then restart the server",
-                      "wal_level is %s, not logical%s", f->wal_level,
-                      s->is_source ? "" : " (needed to stream back for a rollback)");
+                      "wal_level is %s, not logical%s", f->wal_level, w);
     if (f->max_slots - f->used_slots < 1)
     {
         snprintf(fix, sizeof(fix),
                  "ALTER SYSTEM SET max_replication_slots = %d; then restart the server",
                  f->used_slots + 2);
-        preflight_add(pf, false, s->side, fix,
-                      "no free replication slot (%d of max_replication_slots = %d in use)",
-                      f->used_slots, f->max_slots);
+        preflight_add(pf, warn, s->side, PREFLIGHT_SUPERUSER, fix,
+                      "no free replication slot (%d of max_replication_slots = %d in use)%s",
+                      f->used_slots, f->max_slots, w);
     }
     if (f->max_senders - f->used_senders < 1)
     {
         snprintf(fix, sizeof(fix), "ALTER SYSTEM SET max_wal_senders = %d; then restart the server",
                  f->used_senders + 2);
-        preflight_add(pf, false, s->side, fix,
-                      "no free WAL sender (%d of max_wal_senders = %d in use)", f->used_senders,
-                      f->max_senders);
+        preflight_add(pf, warn, s->side, PREFLIGHT_SUPERUSER, fix,
+                      "no free WAL sender (%d of max_wal_senders = %d in use)%s", f->used_senders,
+                      f->max_senders, w);
     }
     if (!f->superuser && !f->replication)
     {
         snprintf(fix, sizeof(fix), "ALTER ROLE %s WITH REPLICATION", u);
-        preflight_add(pf, false, s->side, fix, "role %s may not stream (no REPLICATION)", u);
+        preflight_add(pf, warn, s->side, PREFLIGHT_SUPERUSER, fix,
+                      "role %s may not stream (no REPLICATION)%s", u, w);
     }
     if (f->has_allowlist && !preflight_list_has(f->allowlist, "wal2json"))
-        preflight_add(pf, false, s->side,
+        preflight_add(pf, warn, s->side, PREFLIGHT_SUPERUSER,
                       "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', "
                       "'wal2json'; SELECT pg_reload_conf()",
-                      "output_plugin_libraries ('%s') does not allow wal2json", f->allowlist);
+                      "output_plugin_libraries ('%s') does not allow wal2json%s", f->allowlist, w);
 }
 
 /* Create and drop a temporary wal2json slot; peek with the option. */
 static void
 probe_wal2json(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
 {
-    char name[64], msg[1024];
+    bool warn = s->stream == PREFLIGHT_LATER;
+    char name[64], msg[1024], w[160];
     const char *params[1] = {name};
     PGresult *res;
 
     if (strcmp(f->wal_level, "logical") != 0 || (!f->superuser && !f->replication) ||
         f->max_slots - f->used_slots < 1)
         return; /* already reported; the probe could only fail the same way */
+    why(s, s->stream, w, sizeof(w));
     snprintf(name, sizeof(name), "memori_bridge_probe_%d", (int) getpid());
     PQclear(PQexec(s->conn, "SET statement_timeout = '" PROBE_TIMEOUT "'"));
     res = PQexecParams(s->conn,
@@ -237,26 +278,27 @@ probe_wal2json(struct preflight *pf, const struct preflight_side *s, const struc
     {
         pgconn_error(s->conn, res, msg, sizeof(msg));
         if (strstr(msg, "could not access file") != NULL)
-            preflight_add(pf, false, s->side,
+            preflight_add(pf, warn, s->side, NULL,
                           "install wal2json there (Debian: apt-get install "
                           "postgresql-<major>-wal2json; the compose image builds it in)",
-                          "wal2json is not installed (%s)", msg);
+                          "wal2json is not installed (%s)%s", msg, w);
         else if (strstr(msg, "may not be used as an output plugin") != NULL)
         {
             if (!f->has_allowlist || preflight_list_has(f->allowlist, "wal2json"))
-                preflight_add(pf, false, s->side,
+                preflight_add(pf, warn, s->side, PREFLIGHT_SUPERUSER,
                               "ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', "
                               "'test_decoding', 'wal2json'; SELECT pg_reload_conf()",
-                              "the server refuses wal2json as an output plugin (%s)", msg);
+                              "the server refuses wal2json as an output plugin (%s)%s", msg, w);
         }
         else if (strstr(msg, "statement timeout") != NULL)
-            preflight_add(pf, false, s->side,
-                          "end the long-running transactions on it, then run init again",
+            preflight_add(pf, warn, s->side, NULL,
+                          "end the long-running transactions on it, then try again",
                           "could not create a logical slot within " PROBE_TIMEOUT
-                          ": a long-running transaction holds it back");
+                          ": a long-running transaction holds it back%s",
+                          w);
         else
-            preflight_add(pf, false, s->side, NULL, "could not create a wal2json slot: %s",
-                          msg);
+            preflight_add(pf, warn, s->side, NULL, NULL, "could not create a wal2json slot: %s%s",
+                          msg, w);
         PQclear(res);
         PQclear(PQexec(s->conn, "RESET statement_timeout"));
         return;
@@ -266,15 +308,15 @@ probe_wal2json(struct preflight *pf, const struct preflight_side *s, const struc
                        "SELECT count(*) FROM pg_catalog.pg_logical_slot_peek_changes($1, NULL, "
                        "0, 'format-version', '2', 'numeric-data-types-as-string', '1')",
                        1, NULL, params, NULL, NULL, 0);
-    if (s->is_source)
+    if (s->numeric_probe)
     {
         pf->numeric_as_string = PQresultStatus(res) == PGRES_TUPLES_OK;
         if (!pf->numeric_as_string)
-            preflight_add(pf, true, s->side,
+            preflight_add(pf, true, s->side, NULL,
                           "upgrade wal2json to 2.6 or later; until then memori-bridge verify "
                           "finds such rows",
                           "this wal2json lacks numeric-data-types-as-string: NaN and +-Infinity "
-                          "in float and numeric columns arrive on the target as NULL");
+                          "in float and numeric columns arrive on the other side as NULL");
     }
     PQclear(res);
     PQclear(PQexecParams(s->conn, "SELECT pg_catalog.pg_drop_replication_slot($1)", 1, NULL,
@@ -282,75 +324,71 @@ probe_wal2json(struct preflight *pf, const struct preflight_side *s, const struc
     PQclear(PQexec(s->conn, "RESET statement_timeout"));
 }
 
-/* The applying side's needs: session_replication_role and the origin functions. */
+/* A replication connection, as a stream opens it: pg_hba.conf, a pooler in
+ * the way, TLS. */
+static void
+probe_replication(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
+{
+    char msg[1024], w[160];
+    PGconn *conn;
+    PGresult *res;
+
+    if (s->dsn == NULL || (!f->superuser && !f->replication))
+        return; /* no REPLICATION: already reported */
+    conn = pgconn_try(s->dsn, PGCONN_REPLICATION, "memori-bridge check", s->connect_timeout_ms,
+                      msg, sizeof(msg));
+    if (conn == NULL)
+    {
+        preflight_add(pf, s->stream == PREFLIGHT_LATER, s->side, NULL, NULL,
+                      "could not open a replication connection %s%s", msg,
+                      why(s, s->stream, w, sizeof(w)));
+        return;
+    }
+    res = PQexec(conn, "IDENTIFY_SYSTEM");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        preflight_add(pf, s->stream == PREFLIGHT_LATER, s->side, NULL, NULL,
+                      "a replication connection cannot run IDENTIFY_SYSTEM: %s%s",
+                      pgconn_error(conn, res, msg, sizeof(msg)), why(s, s->stream, w, sizeof(w)));
+    PQclear(res);
+    PQfinish(conn);
+}
+
+/* The applying side's needs: session_replication_role, tried in a
+ * transaction that is rolled back. */
 static bool
 check_applying(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
 {
-    static const char *const functions[] = {
-        "pg_replication_origin_create(text)",
-        "pg_replication_origin_drop(text)",
-        "pg_replication_origin_oid(text)",
-        "pg_replication_origin_session_setup(text)",
-        "pg_replication_origin_xact_setup(pg_lsn, timestamptz)",
-        "pg_replication_origin_progress(text, boolean)",
-        "pg_replication_origin_advance(text, pg_lsn)",
-    };
-    char fix[1024], u[160];
-    size_t i, n = 0, prefix;
+    bool warn = s->apply == PREFLIGHT_LATER;
+    char fix[512], u[160], w[160], msg[512];
     PGresult *res;
 
     if (f->superuser)
         return true;
     ident(f->user, u, sizeof(u));
-    if (f->version_num >= 150000)
+    why(s, s->apply, w, sizeof(w));
+    if (f->version_num < 150000)
     {
-        res = pgconn_exec(s->conn, "could not check privileges",
-                          "SELECT pg_catalog.has_parameter_privilege('session_replication_role', "
-                          "'SET')",
-                          0, NULL, NULL);
-        if (res == NULL)
-            return false;
-        if (PQgetvalue(res, 0, 0)[0] != 't')
-        {
-            snprintf(fix, sizeof(fix), "GRANT SET ON PARAMETER session_replication_role TO %s",
-                     u);
-            preflight_add(pf, false, s->side, fix,
-                          "role %s may not set session_replication_role%s", u,
-                          s->is_source ? " (needed to apply a rollback here)" : "");
-        }
-        PQclear(res);
+        preflight_add(pf, warn, s->side, NULL, "connect as a superuser",
+                      "PostgreSQL %s lets only superusers set session_replication_role%s",
+                      f->version, w);
+        return true;
     }
-    else
-        preflight_add(pf, false, s->side, "connect as a superuser",
-                      "PostgreSQL %s lets only superusers set session_replication_role",
-                      f->version);
-
-    n = prefix = (size_t) snprintf(fix, sizeof(fix), "GRANT EXECUTE ON FUNCTION ");
-    for (i = 0; i < sizeof(functions) / sizeof(functions[0]); i++)
+    if (!pgconn_script(s->conn, "could not check session_replication_role", "BEGIN"))
+        return false;
+    res = PQexec(s->conn, "SET LOCAL session_replication_role = replica");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
     {
-        const char *params[1] = {functions[i]};
-
-        res = pgconn_exec(s->conn, "could not check privileges",
-                          "SELECT pg_catalog.has_function_privilege($1, 'EXECUTE')", 1, params,
-                          NULL);
-        if (res == NULL)
-            return false;
-        if (PQgetvalue(res, 0, 0)[0] != 't' && n < sizeof(fix))
-            n += (size_t) snprintf(fix + n, sizeof(fix) - n, "%s%s",
-                                   n > prefix ? ", " : "", functions[i]);
-        PQclear(res);
+        snprintf(fix, sizeof(fix), "GRANT SET ON PARAMETER session_replication_role TO %s", u);
+        preflight_add(pf, warn, s->side, PREFLIGHT_SUPERUSER, fix,
+                      "role %s may not set session_replication_role (%s)%s", u,
+                      pgconn_error(s->conn, res, msg, sizeof(msg)), w);
     }
-    if (n > prefix && n < sizeof(fix))
-    {
-        snprintf(fix + n, sizeof(fix) - n, " TO %s", u);
-        preflight_add(pf, false, s->side, fix,
-                      "role %s may not use the replication origin functions%s", u,
-                      s->is_source ? " (needed to apply a rollback here)" : "");
-    }
-    return true;
+    PQclear(res);
+    return pgconn_script(s->conn, "could not check session_replication_role", "ROLLBACK");
 }
 
-/* The tables of the schemas: keys, privileges (source); emptiness is init's. */
+/* The tables of the schemas: keys, privileges, ownership (where they are);
+ * emptiness is init's. */
 static bool
 check_tables(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
 {
@@ -358,7 +396,8 @@ check_tables(struct preflight *pf, const struct preflight_side *s, const struct 
         "SELECT s.name, n.oid IS NOT NULL, "
         "       coalesce(pg_catalog.has_schema_privilege(n.oid, 'USAGE'), false), "
         "       (SELECT count(*) FROM pg_catalog.pg_class c "
-        "        WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p')) "
+        "        WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p')), "
+        "       coalesce(pg_catalog.pg_get_userbyid(n.nspowner), '') "
         "FROM unnest(pg_catalog.string_to_array(replace($1, ' ', ''), ',')) AS s(name) "
         "LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = s.name";
     static const char tables_sql[] =
@@ -368,13 +407,14 @@ check_tables(struct preflight *pf, const struct preflight_side *s, const struct 
         "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
         "               WHERE i.indrelid = c.oid AND i.indisreplident), "
         "       pg_catalog.has_table_privilege(c.oid, 'SELECT'), "
-        "       pg_catalog.pg_has_role(c.relowner, 'MEMBER') "
+        "       pg_catalog.pg_has_role(c.relowner, 'MEMBER'), "
+        "       pg_catalog.pg_get_userbyid(c.relowner) "
         "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = ANY (pg_catalog.string_to_array(replace($1, ' ', ''), ',')) "
         "  AND c.relkind IN ('r', 'p') "
         "ORDER BY 1, 2";
     const char *params[1] = {s->schemas};
-    char fix[512], u[160], sch[160], tab[160];
+    char fix[512], u[160], sch[160], tab[160], who[200];
     PGresult *res;
     int r;
 
@@ -389,21 +429,24 @@ check_tables(struct preflight *pf, const struct preflight_side *s, const struct 
         ident(name, sch, sizeof(sch));
         if (PQgetvalue(res, r, 1)[0] != 't')
         {
-            if (s->is_source)
-                preflight_add(pf, false, s->side, NULL,
+            if (s->has_tables)
+                preflight_add(pf, false, s->side, NULL, NULL,
                               "schema %s does not exist; check --schemas", sch);
             continue;
         }
         if (PQgetvalue(res, r, 2)[0] != 't')
         {
             snprintf(fix, sizeof(fix), "GRANT USAGE ON SCHEMA %s TO %s", sch, u);
-            preflight_add(pf, false, s->side, fix, "role %s may not use schema %s", u, sch);
+            preflight_add(pf, false, s->side,
+                          preflight_who(PQgetvalue(res, r, 4), f->user, f->superuser, who,
+                                        sizeof(who)),
+                          fix, "role %s may not use schema %s", u, sch);
         }
-        if (s->is_source && strcmp(PQgetvalue(res, r, 3), "0") == 0)
-            preflight_add(pf, true, s->side, NULL, "schema %s has no tables", sch);
+        if (s->has_tables && strcmp(PQgetvalue(res, r, 3), "0") == 0)
+            preflight_add(pf, true, s->side, NULL, NULL, "schema %s has no tables", sch);
     }
     PQclear(res);
-    if (!s->is_source)
+    if (!s->has_tables)
         return true;
 
     res = pgconn_exec(s->conn, "could not read the tables", tables_sql, 1, params, NULL);
@@ -416,19 +459,21 @@ check_tables(struct preflight *pf, const struct preflight_side *s, const struct 
         bool has_ri = PQgetvalue(res, r, 4)[0] == 't';
         bool keyed = ident_kind == 'f' || (ident_kind == 'd' && has_pk) ||
                      (ident_kind == 'i' && has_ri);
+        const char *owner = PQgetvalue(res, r, 7);
 
         ident(PQgetvalue(res, r, 0), sch, sizeof(sch));
         ident(PQgetvalue(res, r, 1), tab, sizeof(tab));
+        preflight_who(owner, f->user, f->superuser, who, sizeof(who));
         if (PQgetvalue(res, r, 5)[0] != 't')
         {
             snprintf(fix, sizeof(fix), "GRANT SELECT ON ALL TABLES IN SCHEMA %s TO %s", sch, u);
-            preflight_add(pf, false, s->side, fix, "role %s may not read table %s.%s", u, sch,
-                          tab);
+            preflight_add(pf, false, s->side, who, fix, "role %s may not read table %s.%s", u,
+                          sch, tab);
         }
         if (PQgetvalue(res, r, 6)[0] != 't')
         {
             snprintf(fix, sizeof(fix), "ALTER TABLE %s.%s OWNER TO %s", sch, tab, u);
-            preflight_add(pf, false, s->side, fix,
+            preflight_add(pf, false, s->side, who, fix,
                           "role %s does not own table %s.%s: the fence at cutover needs it", u,
                           sch, tab);
         }
@@ -452,7 +497,8 @@ check_tables(struct preflight *pf, const struct preflight_side *s, const struct 
     /* sequences: read at the end of init and at cutover */
     res = pgconn_exec(s->conn, "could not read the sequences",
                       "SELECT pg_catalog.quote_ident(n.nspname), "
-                      "       pg_catalog.format('%I.%I', n.nspname, c.relname) "
+                      "       pg_catalog.format('%I.%I', n.nspname, c.relname), "
+                      "       pg_catalog.pg_get_userbyid(c.relowner) "
                       "FROM pg_catalog.pg_class c "
                       "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
                       "WHERE c.relkind = 'S' "
@@ -468,8 +514,10 @@ check_tables(struct preflight *pf, const struct preflight_side *s, const struct 
         {
             snprintf(fix, sizeof(fix), "GRANT SELECT ON ALL SEQUENCES IN SCHEMA %s TO %s",
                      PQgetvalue(res, r, 0), u);
-            preflight_add(pf, false, s->side, fix, "role %s may not read sequence %s", u,
-                          PQgetvalue(res, r, 1));
+            preflight_add(pf, false, s->side,
+                          preflight_who(PQgetvalue(res, r, 2), f->user, f->superuser, who,
+                                        sizeof(who)),
+                          fix, "role %s may not read sequence %s", u, PQgetvalue(res, r, 1));
         }
     PQclear(res);
     return true;
@@ -484,7 +532,7 @@ preflight_check(struct preflight *pf, const struct preflight_side *s)
         return false;
     if (f.version_num < MIN_VERSION_NUM)
     {
-        preflight_add(pf, false, s->side, "upgrade the server to PostgreSQL 12 or later",
+        preflight_add(pf, false, s->side, NULL, "upgrade the server to PostgreSQL 12 or later",
                       "PostgreSQL %s is too old: memori-bridge needs 12 or later", f.version);
         return true;
     }
@@ -494,9 +542,11 @@ preflight_check(struct preflight *pf, const struct preflight_side *s)
                                     "SELECT pg_catalog.has_database_privilege("
                                     "current_database(), 'CREATE') OR EXISTS (SELECT 1 FROM "
                                     "pg_catalog.pg_namespace WHERE nspname = 'memori_bridge' "
-                                    "AND pg_catalog.has_schema_privilege(oid, 'CREATE'))",
+                                    "AND pg_catalog.has_schema_privilege(oid, 'CREATE')), "
+                                    "(SELECT pg_catalog.pg_get_userbyid(datdba) FROM "
+                                    "pg_catalog.pg_database WHERE datname = current_database())",
                                     0, NULL, NULL);
-        char fix[512], u[160], db[160];
+        char fix[512], u[160], db[160], who[200];
 
         if (res == NULL)
             return false;
@@ -504,14 +554,22 @@ preflight_check(struct preflight *pf, const struct preflight_side *s)
         {
             snprintf(fix, sizeof(fix), "GRANT CREATE ON DATABASE %s TO %s",
                      ident(f.database, db, sizeof(db)), ident(f.user, u, sizeof(u)));
-            preflight_add(pf, false, s->side, fix,
-                          "role %s may not create schemas in %s (%s)", u, db,
-                          s->is_source ? "the bridge's own, memori_bridge"
-                                       : "the streamed ones and memori_bridge");
+            preflight_add(pf, false, s->side,
+                          preflight_who(PQgetvalue(res, 0, 1), f.user, f.superuser, who,
+                                        sizeof(who)),
+                          fix, "role %s may not create schemas in %s (%s)", u, db,
+                          s->has_tables ? "the bridge's own, memori_bridge"
+                                        : "the streamed ones and memori_bridge");
         }
         PQclear(res);
     }
-    check_streaming(pf, s, &f);
-    probe_wal2json(pf, s, &f);
-    return check_applying(pf, s, &f) && check_tables(pf, s, &f);
+    if (s->stream != PREFLIGHT_NO)
+    {
+        check_streaming(pf, s, &f);
+        probe_wal2json(pf, s, &f);
+        probe_replication(pf, s, &f);
+    }
+    if (s->apply != PREFLIGHT_NO && !check_applying(pf, s, &f))
+        return false;
+    return check_tables(pf, s, &f);
 }

@@ -396,10 +396,17 @@ run_session(struct supervisor *sv, bool *started)
 {
     const struct conf *c = sv->conf;
     const struct direction *d = &sv->dir;
-    struct apply_options ao = {c,           d->to_dsn,         d->to_role,
-                               d->from_role, d->origin,         c->schemas,
-                               sv->careful, sv->careful_until, sv->ro.stop_at,
-                               sv->busy_final};
+    struct apply_options ao = {.conf = c,
+                               .dsn = d->to_dsn,
+                               .role = d->to_role,
+                               .from_role = d->from_role,
+                               .origin = d->origin,
+                               .other_origin = d->other_origin,
+                               .schemas = c->schemas,
+                               .careful = sv->careful,
+                               .careful_until = sv->careful_until,
+                               .stop_at = sv->ro.stop_at,
+                               .busy_final = sv->busy_final};
     struct stream_options so = {d->from_dsn, d->from_role, d->slot, c->schemas, NULL, 0,
                                 c->connect_timeout_ms, sv->busy_final};
     char filter[32];
@@ -563,7 +570,8 @@ run_session(struct supervisor *sv, bool *started)
 static void
 run_usage(FILE *out)
 {
-    fputs("usage: memori-bridge run [--reverse] [--stop-at LSN] [options]\n"
+    fputs("usage: memori-bridge run [--reverse | --direction forward|reverse] [--stop-at LSN]\n"
+          "                         [options]\n"
           "\n"
           "Streams the slot from the source and applies every change of the schemas to\n"
           "the target, continuously, exactly once, in commit order. A lag line every\n"
@@ -571,8 +579,13 @@ run_usage(FILE *out)
           "(or a rollback) switches the direction, it follows: after the switch marker it\n"
           "streams the other way, in the same process.\n"
           "\n"
-          "  --reverse       stream back: the target's slot <slot>_reverse into the source\n"
-          "                  (what runs after a cutover)\n"
+          "  --reverse       check that memori lives on the target (after a cutover), and\n"
+          "                  stream back: the target's slot <slot>_reverse into the source.\n"
+          "                  Without it, run streams whichever way the last cutover or\n"
+          "                  rollback set\n"
+          "  --direction forward|reverse\n"
+          "                  stream this way whatever the switch record says (recovery,\n"
+          "                  two-way tests); a switch made later still turns it around\n"
           "  --stop-at LSN   exit 0 once everything up to LSN is durably applied\n"
           "  --metrics-addr HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
           "\n"
@@ -850,7 +863,7 @@ int
 cmd_run(int argc, char **argv, const struct conf *conf)
 {
     struct supervisor sv;
-    bool reverse = false;
+    bool reverse = false, forced = false;
     lsn_t stop_at = LSN_INVALID;
     int i, status = 1;
 
@@ -877,6 +890,19 @@ cmd_run(int argc, char **argv, const struct conf *conf)
             reverse = true;
             continue;
         }
+        if (strcmp(argv[i], "--direction") == 0 && i + 1 < argc &&
+            (strcmp(argv[i + 1], "forward") == 0 || strcmp(argv[i + 1], "reverse") == 0))
+        {
+            reverse = strcmp(argv[++i], "reverse") == 0;
+            forced = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--direction") == 0)
+        {
+            log_error("run: --direction takes forward or reverse");
+            run_usage(stderr);
+            return EXIT_USAGE;
+        }
         log_error("run: unknown option \"%s\"", argv[i]);
         run_usage(stderr);
         return EXIT_USAGE;
@@ -899,7 +925,9 @@ cmd_run(int argc, char **argv, const struct conf *conf)
     log_set_timestamps(true);
     log_set_json(conf->log_format == CONF_LOG_JSON);
 
-    /* the direction a cutover or rollback settled on wins over a guess */
+    /* the way memori flows now: the switch record of the last cutover or
+     * rollback (or of the one under way, which still names the old way) */
+    if (!forced)
     {
         PGconn *target = pgconn_open(conf->target, "target", PGCONN_SQL, "memori-bridge monitor",
                                      conf->connect_timeout_ms, NULL);
@@ -914,16 +942,17 @@ cmd_run(int argc, char **argv, const struct conf *conf)
             return 1;
         }
         PQfinish(target);
-        if (exists && strcmp(phase, "done") == 0 && switched != reverse)
+        if (reverse && !(exists && switched))
         {
-            if (switched)
-                log_error("run: memori was cut over to the target; stream back with: "
-                          "memori-bridge run --reverse (or go back with memori-bridge rollback)");
-            else
-                log_error("run: memori was rolled back to the source; stream forward with: "
-                          "memori-bridge run (without --reverse)");
+            log_error("run --reverse: memori lives on the source (no cutover is recorded on the "
+                      "target), so nothing streams back; run without --reverse streams it "
+                      "forward");
             return 1;
         }
+        if (exists && switched && !reverse)
+            log_info("memori lives on the target since a cutover (memori_bridge.switch): streaming "
+                     "back, from the target into the source");
+        reverse = exists && switched;
     }
 
     if (supervisor_init(&sv, conf, reverse, -1))

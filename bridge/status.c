@@ -1,7 +1,7 @@
 /*
  * status.c - a one-shot report on both sides, with explicit warnings.
  *
- * Everything comes from the servers (the slots, the origins, the fences, the
+ * Everything comes from the servers (the slots, the progress, the fences, the
  * switch record, and memori_bridge.stream_status, which a running bridge
  * refreshes every second), so status works whether or not a bridge runs, and
  * from any machine that can reach both sides.
@@ -18,6 +18,7 @@
 #include "bridge/log.h"
 #include "bridge/pgconn.h"
 #include "bridge/preflight.h"
+#include "bridge/progress.h"
 #include "bridge/seqsync.h"
 #include "decoder/lsn.h"
 
@@ -45,7 +46,8 @@ struct side_info
     int tables, fenced;
     struct slot_info slots[MAX_SLOTS];
     int nslots;
-    char origin_fwd[24], origin_rev[24]; /* progress of the two origins here ("" none) */
+    struct progress prog[2];             /* of the forward and the reverse direction here */
+    char progress[2][LSN_BUFSZ];         /* the same as text, "" when none is recorded */
     /* the stream that applies to this side, as it last said */
     bool reporting;
     int stream_pid;
@@ -140,19 +142,13 @@ read_side(struct report *r, struct side_info *s)
     }
     PQclear(res);
 
-    res = PQexecParams(s->conn,
-                       "SELECT (SELECT coalesce(pg_catalog.pg_replication_origin_progress($1, "
-                       "true)::text, '') WHERE pg_catalog.pg_replication_origin_oid($1) IS NOT "
-                       "NULL), (SELECT coalesce(pg_catalog.pg_replication_origin_progress($2, "
-                       "true)::text, '') WHERE pg_catalog.pg_replication_origin_oid($2) IS NOT "
-                       "NULL)",
-                       2, NULL, names, NULL, NULL, 0);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+    for (i = 0; i < 2; i++)
     {
-        snprintf(s->origin_fwd, sizeof(s->origin_fwd), "%s", PQgetvalue(res, 0, 0));
-        snprintf(s->origin_rev, sizeof(s->origin_rev), "%s", PQgetvalue(res, 0, 1));
+        if (!progress_read(s->conn, s->role, names[i], &s->prog[i]))
+            return false;
+        if (s->prog[i].recorded || s->prog[i].origin_readable)
+            lsn_format(s->prog[i].lsn, s->progress[i]);
     }
-    PQclear(res);
 
     res = pgconn_exec(s->conn, "could not count the tables",
                       "SELECT count(*) FROM pg_catalog.pg_class c "
@@ -205,20 +201,16 @@ find_slot(const struct side_info *s, const char *name)
     return NULL;
 }
 
-/* The later of an origin's progress ("" when it has none) and the confirmed
- * position of the slot it streams from (NULL when there is none). */
+/* Where the stream of PROG stands: its progress, or its slot's confirmed
+ * position when that is later (progress.h), as text into BUF. */
 static const char *
-stream_at(const char *origin, const struct slot_info *slot)
+stream_at(const struct progress *prog, const struct slot_info *slot, char buf[LSN_BUFSZ])
 {
-    lsn_t o = 0, c = 0;
+    lsn_t c = LSN_INVALID;
 
-    if (origin[0])
-        lsn_parse(origin, strlen(origin), &o);
     if (slot != NULL && slot->confirmed[0])
         lsn_parse(slot->confirmed, strlen(slot->confirmed), &c);
-    if (slot != NULL && slot->confirmed[0] && c > o)
-        return slot->confirmed;
-    return origin[0] ? origin : "0/0";
+    return lsn_format(progress_position(prog, c), buf);
 }
 
 static void
@@ -342,10 +334,10 @@ print_text(struct report *r)
                    x->name, who, x->confirmed, x->restart, (double) x->retained / (1 << 20),
                    x->wal_status, x->safe[0] ? ", safe_wal_size " : "", x->safe);
         }
-        if (s->origin_fwd[0])
-            printf("  origin %s at %s\n", r->fwd.origin, s->origin_fwd);
-        if (s->origin_rev[0])
-            printf("  origin %s at %s\n", r->rev.origin, s->origin_rev);
+        for (j = 0; j < 2; j++)
+            if (s->progress[j][0])
+                printf("  progress of %s at %s\n", j ? r->rev.origin : r->fwd.origin,
+                       s->progress[j]);
         if (s->reporting)
             {
             if (s->stream_lag >= 0)
@@ -418,15 +410,15 @@ print_json(struct report *r)
         json_string(s->version);
         printf(",\"wal_level\":");
         json_string(s->wal_level);
-        printf(",\"wal2json_allowed\":%s,\"tables\":%d,\"fenced_tables\":%d,\"origins\":{",
+        printf(",\"wal2json_allowed\":%s,\"tables\":%d,\"fenced_tables\":%d,\"progress\":{",
                s->allows ? "true" : "false", s->tables, s->fenced);
         json_string(r->fwd.origin);
         printf(":");
-        json_string(s->origin_fwd);
+        json_string(s->progress[0]);
         printf(",");
         json_string(r->rev.origin);
         printf(":");
-        json_string(s->origin_rev);
+        json_string(s->progress[1]);
         printf("},\"slots\":[");
         for (j = 0; j < s->nslots; j++)
         {
@@ -472,6 +464,7 @@ cmd_status(int argc, char **argv, const struct conf *conf)
 {
     struct report *r = calloc(1, sizeof(struct report));
     bool json = false, exists = false;
+    char at[LSN_BUFSZ];
     int i, status = 1;
 
     if (r == NULL)
@@ -524,16 +517,13 @@ cmd_status(int argc, char **argv, const struct conf *conf)
     if (!exists)
         r->reverse = false; /* mid-switch, the record still says the old way */
     read_sequences(r);
-    /* a stream stands at its origin's progress, or at its slot's confirmed
-     * position when that is later (an origin that never moved, or a slot
-     * made afresh by a switch): WAL before it will never be streamed */
-    r->lag_bytes[0] = lsn_diff(r->src.now_lsn, stream_at(r->dst.origin_fwd,
-                                                         find_slot(&r->src, r->fwd.slot)));
+    r->lag_bytes[0] =
+        lsn_diff(r->src.now_lsn, stream_at(&r->dst.prog[0], find_slot(&r->src, r->fwd.slot), at));
     r->lag_seconds[0] = r->dst.reporting && r->dst.stream_lag >= 0 ? r->dst.stream_lag : -1;
     r->lag_bytes[1] = find_slot(&r->dst, r->rev.slot) == NULL
                           ? -1
-                          : lsn_diff(r->dst.now_lsn, stream_at(r->src.origin_rev,
-                                                               find_slot(&r->dst, r->rev.slot)));
+                          : lsn_diff(r->dst.now_lsn, stream_at(&r->src.prog[1],
+                                                               find_slot(&r->dst, r->rev.slot), at));
     r->lag_seconds[1] = r->src.reporting && r->src.stream_lag >= 0 ? r->src.stream_lag : -1;
     judge(r);
     if (json)

@@ -37,6 +37,8 @@
 #include "bridge/fence.h"
 #include "bridge/log.h"
 #include "bridge/pgconn.h"
+#include "bridge/preflight.h"
+#include "bridge/progress.h"
 #include "bridge/run.h"
 #include "bridge/secret.h"
 #include "bridge/seqsync.h"
@@ -187,12 +189,53 @@ emit_marker(PGconn *conn, const char *token, const char *suffix, lsn_t *at)
                      at);
 }
 
+/* Before anything changes: can the new direction stream from B and apply
+ * to A? A switch that succeeded and then left no way to stream is worse than
+ * one refused. */
+static bool
+check_way(struct sw *s)
+{
+    struct preflight pf;
+    struct preflight_side b = {.conn = s->b,
+                               .dsn = s->b_dsn,
+                               .connect_timeout_ms = s->conf->connect_timeout_ms,
+                               .side = s->b_role,
+                               .schemas = s->conf->schemas,
+                               .slot = s->new_dir.slot,
+                               .has_tables = true,
+                               .stream = PREFLIGHT_NOW,
+                               .apply = PREFLIGHT_NO};
+    struct preflight_side a = {.conn = s->a,
+                               .side = s->a_role,
+                               .schemas = s->conf->schemas,
+                               .slot = s->old_dir.slot,
+                               .has_tables = true,
+                               .stream = PREFLIGHT_NO,
+                               .apply = PREFLIGHT_NOW};
+    bool ok;
+
+    preflight_init(&pf);
+    ok = preflight_check(&pf, &b) && preflight_check(&pf, &a);
+    if (ok)
+        preflight_report(&pf);
+    if (ok && pf.errors > 0)
+    {
+        log_error("%s refused: the %s stream that follows it (from the %s into the %s) could not "
+                  "run; %d problem%s to fix first; nothing was changed",
+                  s->name, direction_name(&s->new_dir), s->b_role, s->a_role, pf.errors,
+                  pf.errors == 1 ? "" : "s");
+        ok = false;
+    }
+    preflight_free(&pf);
+    return ok;
+}
+
 /* 1. How far behind is the old stream? */
 static int
 check_lag(struct sw *s, bool *streaming)
 {
     const char *slot[1] = {s->old_dir.slot};
-    const char *origin[1] = {s->old_dir.origin};
+    struct progress prog;
     lsn_t a_now, applied, slot_at = LSN_INVALID;
     double seconds = -1;
     int64_t bytes;
@@ -219,15 +262,9 @@ check_lag(struct sw *s, bool *streaming)
     PQclear(res);
     if (!lsn_value(s->a, "could not read the WAL position",
                    "SELECT pg_catalog.pg_current_wal_lsn()", 0, NULL, &a_now) ||
-        !lsn_value(s->b, "could not read the origin",
-                   "SELECT pg_catalog.pg_replication_origin_progress($1, false)", 1, origin,
-                   &applied))
+        !progress_read(s->b, s->b_role, s->old_dir.origin, &prog))
         return 1;
-    /* WAL before the slot's confirmed position will never be streamed: a
-     * slot made by a rollback starts after everything the reverse stream
-     * wrote on A, while the origin still stands where it stood before */
-    if (slot_at != LSN_INVALID && slot_at > applied)
-        applied = slot_at;
+    applied = progress_position(&prog, slot_at);
     bytes = a_now > applied ? (int64_t) (a_now - applied) : 0;
     if (*streaming)
     {
@@ -363,7 +400,6 @@ fence_a(struct sw *s)
 static bool
 drain(struct sw *s, bool streaming)
 {
-    const char *origin[1] = {s->old_dir.origin};
     char lsn[LSN_BUFSZ];
     int64_t start = stream_now_us();
     PGconn *target = s->to_target ? s->b : s->a;
@@ -387,18 +423,18 @@ drain(struct sw *s, bool streaming)
     else
         for (;;)
         {
+            struct progress p;
             lsn_t durable;
 
-            if (!lsn_value(s->b, "could not read the origin",
-                           "SELECT pg_catalog.pg_replication_origin_progress($1, true)", 1, origin,
-                           &durable))
+            if (!progress_read(s->b, s->b_role, s->old_dir.origin, &p))
                 return false;
+            durable = p.lsn;
             if (durable > s->marker)
                 break;
             if (stream_now_us() - start > s->conf->drain_timeout_ms * 1000)
             {
                 log_error("%s: the running bridge did not apply the marker at " LSN_FMT
-                          " within %.0f s (its origin is at " LSN_FMT ")",
+                          " within %.0f s (its progress is at " LSN_FMT ")",
                           s->name, LSN_ARGS(s->marker),
                           (double) s->conf->drain_timeout_ms / 1000, LSN_ARGS(durable));
                 return false;
@@ -758,7 +794,8 @@ switch_over(int argc, char **argv, const struct conf *conf, bool to_target)
     s.b = s.a ? pgconn_open(s.b_dsn, s.b_role, PGCONN_SQL, "memori-bridge switch",
                             conf->connect_timeout_ms, NULL)
               : NULL;
-    if (s.b == NULL || !fence_objects(s.a, s.a_role) || !fence_objects(s.b, s.b_role))
+    if (s.b == NULL || !check_way(&s) || !fence_objects(s.a, s.a_role) ||
+        !fence_objects(s.b, s.b_role))
         goto done;
     {
         bool exists = false, reverse = false;
@@ -831,8 +868,8 @@ switch_over(int argc, char **argv, const struct conf *conf, bool to_target)
              s.name, (double) (s.t_unfence - s.t_fence) / 1000, s.b_role);
     printf("MEMORI_DATABASE_URL=%s\n", url);
     if (!streaming)
-        log_info("%s: no bridge was running; start the %s stream with: memori-bridge run%s",
-                 s.name, direction_name(&s.new_dir), s.new_dir.reverse ? " --reverse" : "");
+        log_info("%s: no bridge was running; start the %s stream with: memori-bridge run",
+                 s.name, direction_name(&s.new_dir));
     status = 0;
     goto done;
 fail:

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bridge/log.h"
+#include "bridge/progress.h"
 #include "bridge/stream.h"
 #include "bridge/verify_int.h"
 
@@ -149,7 +150,8 @@ verify_release_bridge(struct verify *v)
 }
 
 /* With no bridge running: does the slot hold changes of transactions the
- * target has not applied (those ending after the origin's progress)? */
+ * target has not applied (those ending after its progress), leaving out
+ * those the other direction applied (tagged, progress.h)? */
 static int
 pending_changes(struct verify *v)
 {
@@ -157,11 +159,15 @@ pending_changes(struct verify *v)
         "WITH p AS (SELECT xid, data::jsonb AS j FROM pg_catalog.pg_logical_slot_peek_changes("
         "    $1, $2::pg_lsn, NULL, 'format-version', '2', 'include-xids', '1', "
         "    'include-lsn', '1', 'add-tables', $3)) "
-        "SELECT count(*) FROM p WHERE j->>'action' IN ('I', 'U', 'D', 'T') AND xid IN "
-        "  (SELECT xid FROM p WHERE j->>'action' = 'C' AND (j->>'nextlsn')::pg_lsn > $4::pg_lsn)";
-    char tables[1024], origin[LSN_BUFSZ] = "0/0";
-    const char *oparams[1] = {v->dir.slot};
-    const char *params[4] = {v->dir.slot, v->point, tables, origin};
+        "SELECT coalesce(sum(n), 0) FROM (SELECT "
+        "    count(*) FILTER (WHERE j->>'action' IN ('I', 'U', 'D', 'T')) AS n, "
+        "    bool_or(j->>'action' = 'C' AND (j->>'nextlsn')::pg_lsn > $4::pg_lsn) AS later, "
+        "    bool_or(j->>'action' = 'M' AND j->>'prefix' = '" PROGRESS_MSG_PREFIX "' "
+        "            AND j->>'content' = $5) AS looped "
+        "  FROM p WHERE xid IS NOT NULL GROUP BY xid) x WHERE later AND NOT looped";
+    char tables[1024], origin[LSN_BUFSZ] = "0/0", tag[128];
+    const char *params[5] = {v->dir.slot, v->point, tables, origin, tag};
+    struct progress prog;
     const char *p = v->conf->schemas;
     size_t n = 0;
     PGresult *res;
@@ -177,26 +183,19 @@ pending_changes(struct verify *v)
             tables[n++] = *p;
     }
     snprintf(tables + n, sizeof(tables) - n, ".*");
-    res = q(v->dst, vmsg(v, "could not read the origin on the %s", v->dir.to_role),
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_replication_origin "
-            "                         WHERE roname = $1) "
-            "       THEN coalesce(pg_catalog.pg_replication_origin_progress($1, false)::text, "
-            "                     '0/0') ELSE '' END",
-            1, oparams);
-    if (res == NULL)
+    if (!progress_read(v->dst, v->dir.to_role, v->dir.origin, &prog))
         return -1;
-    if (PQgetvalue(res, 0, 0)[0] == '\0')
+    if (!prog.recorded && !prog.origin_exists)
     {
-        log_error("the %s has no replication origin \"%s\": nothing streams slot \"%s\" into "
-                  "it, so there is no point to compare at; fix: memori-bridge %s (or --slot "
-                  "NAME for another slot)",
-                  v->dir.to_role, v->dir.slot, v->dir.slot, v->dir.reverse ? "cutover" : "init");
-        PQclear(res);
+        log_error("the %s has no progress of \"%s\": nothing streams slot \"%s\" into it, so "
+                  "there is no point to compare at; fix: memori-bridge %s (or --slot NAME for "
+                  "another slot)",
+                  v->dir.to_role, v->dir.origin, v->dir.slot, v->dir.reverse ? "cutover" : "init");
         return -1;
     }
-    snprintf(origin, sizeof(origin), "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
-    res = q(v->src, "could not look into the slot", sql, 4, params);
+    lsn_format(prog.lsn, origin);
+    snprintf(tag, sizeof(tag), PROGRESS_TAG "%s", v->dir.other_origin);
+    res = q(v->src, "could not look into the slot", sql, 5, params);
     if (res == NULL)
         return -1;
     count = (int) strtol(PQgetvalue(res, 0, 0), NULL, 10);

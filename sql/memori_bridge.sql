@@ -18,6 +18,20 @@ CREATE TABLE IF NOT EXISTS memori_bridge.init_state (
     finished_at      timestamptz
 );
 
+-- How far each direction has applied, on the side it applies to: the end LSN
+-- (the C record's nextlsn) of the last source transaction applied, written by
+-- the applier in the same transaction as the changes, so that a restart goes
+-- on from exactly there. slot names the direction by the slot it streams:
+-- "<slot>" for the forward direction (on the target), "<slot>_reverse" for the
+-- reverse one (on the source). The replication origin functions would do the same, but they
+-- belong to the bootstrap superuser, which Supabase's postgres role is not.
+CREATE TABLE IF NOT EXISTS memori_bridge.progress (
+    slot        text PRIMARY KEY,
+    end_lsn     pg_lsn NOT NULL,
+    commit_time timestamptz,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
 -- verify's requests to a running bridge: apply everything that committed
 -- before pause_at, then hold still until released, so that the target can be
 -- compared with a source snapshot taken exactly there. verify inserts a row
