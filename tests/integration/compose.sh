@@ -5,6 +5,9 @@
 # (MEMORI_LOCAL_BINDIR), report status, back up, and restore exactly what was
 # backed up; their failures are one line and leave nothing half done.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# the cluster stands in for the standalone container, whose postgres is its
+# superuser, not for Supabase
+MB_SOURCE_PROFILE=superuser
 . "$here/lib.sh"
 
 compose_dir=$MB_SOURCE_DIR/compose

@@ -25,7 +25,8 @@ cat "$MB_TMP/demo.out" >>"$MB_OUT"
 for want in "== init: copy the source to the target" "== run: stream the changes" "memori-bridge: lag applied=" \
     "== verify while streaming" "verdict: equal" "== cutover" "cutover done: writes were paused for" \
     "== writes go on, on the target" "== rollback" "rollback done: writes were paused for" \
-    "== verify after rollback" "memori-bridge demo: summary" "demo: passed: every verify equal, nothing lost"; do
+    "== verify after rollback" "memori-bridge demo: summary" "demo: passed: every verify equal, nothing lost" \
+    "(Supabase's roles: postgres, no superuser)" "the bridge connects as postgres, not a superuser"; do
     grep -qF -- "$want" "$MB_TMP/demo.out" || mb_fail "the demo did not show \"$want\""
 done
 grep -Eq '^  verify after rollback +[0-9.]+ s +equal' "$MB_TMP/demo.out" || mb_fail "the summary lacks an equal verify after rollback"

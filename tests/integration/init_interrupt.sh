@@ -29,7 +29,8 @@ for point in init-after-slot init-during-copy init-after-copy; do
     # start the next round from nothing
     mb_sql "$SRC" "SELECT pg_drop_replication_slot('memori_bridge')"
     mb_sql "$DST" "DROP SCHEMA memori CASCADE; DROP SCHEMA golden CASCADE; DROP SCHEMA memori_bridge CASCADE;
-                   SELECT pg_replication_origin_drop('memori_bridge')"
+                   SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin
+                   WHERE roname = 'memori_bridge'"
 done
 
 # Ctrl-C in the middle of the copy

@@ -1,10 +1,12 @@
 # lib.sh - shared helpers of the shell integration tests. Source it, then:
 #
-#   mb_start 2 [--ssl]         start clusters (SRC = cluster 1, DST = cluster 2);
+#   mb_start 2 [--ssl]         start clusters (SRC = cluster 1, made the way
+#                              Supabase makes it, DST = cluster 2);
 #                              --ssl: TLS only, DSNs with sslmode=verify-full
 #   mb_start_pgbouncer N [OPT] a PgBouncer in front of cluster N (PGB_DSN, ...)
 #   mb_setup_pair [SQL...]     memori schema (and SQL files) on both, slot on SRC
 #   mb_sql DSN SQL             run SQL; mb_val DSN SQL prints one value
+#   mb_progress DSN NAME       the progress of a direction recorded on a side
 #   mb_bridge ARGS...          run memori-bridge; all its output is kept
 #   mb_expect CODE REGEX ARGS  run memori-bridge, check exit code and stderr
 #   mb_refused REGEX ARGS      memori-bridge exits 1 with one error line, REGEX
@@ -55,14 +57,27 @@ mb_die()
     exit 1
 }
 
+# mb_start [N] [--ssl]: N clusters (default 2). The source, cluster 1, is made the way
+# Supabase makes its own (tests/harness/pgh): SRC connects as its non-superuser
+# "postgres", SRC_ADMIN as its bootstrap superuser "supabase_admin". With
+# MB_SOURCE_PROFILE=superuser it is a plain cluster, and SRC connects as the
+# superuser. DST (cluster 2) is a plain cluster, as the standalone container is.
 mb_start()
 {
-    local env
-    env=$("$MB_PGH" start --count "${1:-2}" --owner $$ "${@:2}") || mb_die "could not start clusters"
+    local env profile=()
+    case "${MB_SOURCE_PROFILE:-supabase}" in
+        supabase) profile=(--supabase 1) ;;
+        superuser) ;;
+        *) mb_die "MB_SOURCE_PROFILE is \"$MB_SOURCE_PROFILE\"; use supabase or superuser" ;;
+    esac
+    env=$("$MB_PGH" start --count "${1:-2}" --owner $$ "${profile[@]}" "${@:2}") || mb_die "could not start clusters"
     eval "$env"
     MB_SET=$PGH_SET
     SRC=$PGH_1_DSN
+    SRC_ADMIN=$PGH_1_ADMIN_DSN
     DST=${PGH_2_DSN:-}
+    DST_ADMIN=${PGH_2_ADMIN_DSN:-}
+    mb_log "source: ${PGH_1_PROFILE} profile"
     PSQL=("$PGH_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
 }
 
@@ -85,6 +100,13 @@ mb_sql()
 mb_val()
 {
     "${PSQL[@]}" -d "$1" -Atc "$2" || mb_die "SQL failed: $2"
+}
+
+# mb_progress DSN NAME: the progress of direction NAME recorded on that side
+# (memori_bridge.progress), 0/0 when none.
+mb_progress()
+{
+    mb_val "$1" "SELECT coalesce((SELECT end_lsn FROM memori_bridge.progress WHERE slot = '$2'), '0/0')"
 }
 
 mb_sql_file()
@@ -125,6 +147,20 @@ mb_run_to_end()
     local end
     end=$(mb_val "$SRC" "SELECT pg_current_wal_lsn()")
     mb_bridge run --source "$SRC" --target "$DST" --stop-at "$end" --lag-interval 0 "$@"
+}
+
+# mb_direction forward|reverse: FROM and TO (the side streamed from and the
+# one applied to), SLOT (streamed on FROM), NAME (its progress on TO) and
+# DIRECTION_ARGS (for run) of that direction. Reverse streams the target back
+# into the source, as after a cutover.
+mb_direction()
+{
+    case "$1" in
+        forward) FROM=$SRC TO=$DST SLOT=memori_bridge DIRECTION_ARGS=(--direction forward) ;;
+        reverse) FROM=$DST TO=$SRC SLOT=memori_bridge_reverse DIRECTION_ARGS=(--direction reverse) ;;
+        *) mb_die "mb_direction: forward or reverse, not \"$1\"" ;;
+    esac
+    NAME=$SLOT
 }
 
 # mb_expect CODE REGEX ARGS...: the bridge exits with CODE and its stderr
@@ -206,13 +242,13 @@ mb_compare_memori()
     done
 }
 
-# mb_check_writers W...: on the target, each crash writer's log holds every
+# mb_check_writers W...: on TO (the target), each crash writer's log holds every
 # number from 1 to its counter exactly once (tests/integration/crash_setup.sql).
 mb_check_writers()
 {
     local w got count distinct max counter
     for w in "$@"; do
-        got=$(mb_val "$DST" "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || coalesce(max(seq), 0) || ' ' ||
+        got=$(mb_val "${TO:-$DST}" "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || coalesce(max(seq), 0) || ' ' ||
                              (SELECT n FROM crash.counter WHERE writer = $w) FROM crash.log WHERE writer = $w")
         read -r count distinct max counter <<<"$got"
         if [ "$count" = "$max" ] && [ "$distinct" = "$max" ] && [ "$max" = "$counter" ] && [ "$max" -gt 0 ]; then

@@ -5,8 +5,9 @@
 # SQL goes through it fine, but the bridge's sessions do not: PgBouncer refuses
 # the options that pin the session settings, and, where it is told to ignore
 # those, the replication=database of the replication connection. init and run
-# then exit 1 with one line that names the direct connection as the fix, and
-# init has made nothing on either side. The same commands pass on the direct
+# then exit 1 with one line that names the direct connection as the fix (init
+# lists it among its checks' problems, and sums them up), and init has made
+# nothing on either side. The same commands pass on the direct
 # connection. Stopping the set stops its PgBouncers.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
@@ -52,7 +53,16 @@ refused()
         mb_ok "$1 through a pooler that lets the settings pass: refused at replication, one line"
 }
 
-refused init
+mb_refused "$(at "$POOL_PORT"): $sessions" init --source "$POOL" --target "$DST" &&
+    mb_ok "init through the pooler: exit 1, one line, the direct connection named"
+# init's checks open a replication connection: a problem of the source, listed
+if mb_expect 1 "error: source: could not open a replication connection \(host=127\.0\.0\.1 port=$LAX_PORT dbname=postgres user=postgres\): $replication" \
+    init --source "$LAX" --target "$DST" &&
+    [ "$(grep -c 'error: ' "$MB_TMP/err")" = 2 ] && grep -q "error: init: 1 problem to fix first; nothing was changed" "$MB_TMP/err"; then
+    mb_ok "init through a pooler that lets the settings pass: its checks name the replication connection"
+else
+    mb_fail "init through the lax pooler: $(cat "$MB_TMP/err")"
+fi
 grep -q "unsupported startup parameter: replication" "$LAX_LOG" &&
     mb_ok "PgBouncer's own log: unsupported startup parameter: replication" ||
     mb_fail "PgBouncer's log has no refused replication parameter"

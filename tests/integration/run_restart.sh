@@ -1,16 +1,21 @@
 #!/bin/bash
 # run: the source and the target are each restarted, fast and immediate, in
 # the middle of the stream while a writer writes. The bridge reconnects by
-# itself (exponential backoff with jitter), resumes from the target's origin,
-# and ends equal, with nothing lost and nothing applied twice.
+# itself (exponential backoff with jitter), resumes from its recorded
+# progress, and ends equal, with nothing lost and nothing applied twice.
+# MB_DIRECTION=reverse runs it the other way: the target streamed back into
+# the Supabase source.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 mb_start 2
 mb_setup_pair "$here/crash_setup.sql"
+mb_direction "${MB_DIRECTION:-forward}"
+[ "$SLOT" = memori_bridge ] || mb_sql "$FROM" "SELECT pg_create_logical_replication_slot('$SLOT', 'wal2json')"
+mb_log "direction: ${MB_DIRECTION:-forward}, slot $SLOT"
 
-"$MB_BRIDGE" run --source "$SRC" --target "$DST" --schemas memori,crash --lag-interval 1s \
-    --reconnect-min 100ms --reconnect-max 1s >>"$MB_OUT" 2>&1 &
+"$MB_BRIDGE" run --source "$SRC" --target "$DST" "${DIRECTION_ARGS[@]}" --schemas memori,crash \
+    --lag-interval 1s --reconnect-min 100ms --reconnect-max 1s >>"$MB_OUT" 2>&1 &
 bridge=$!
 MB_BG_PIDS+=("$bridge")
 
@@ -18,7 +23,7 @@ MB_BG_PIDS+=("$bridge")
 writer()
 {
     while :; do
-        "$PGH_BINDIR/pgbench" -n -c 2 -T 2 -f "$here/crash_writer.pgbench" "$SRC" >/dev/null 2>&1
+        "$PGH_BINDIR/pgbench" -n -c 2 -T 2 -f "$here/crash_writer.pgbench" "$FROM" >/dev/null 2>&1
         sleep 0.2
     done
 }
@@ -40,10 +45,10 @@ wait "$writer_pid" 2>/dev/null
 sleep 0.5  # the last pgbench round ends with its client
 pkill -f "pgbench.*crash_writer" 2>/dev/null
 
-# wait until the target has caught up (the lag lines say so), then stop it
-end=$(mb_val "$SRC" "SELECT pg_current_wal_lsn()")
+# wait until the side applied to has caught up, then stop the bridge
+end=$(mb_val "$FROM" "SELECT pg_current_wal_lsn()")
 for _ in $(seq 1 600); do
-    [ "$(mb_val "$DST" "SELECT coalesce(pg_replication_origin_progress('memori_bridge', false), '0/0') >= '$end'")" = t ] && break
+    [ "$(mb_val "$TO" "SELECT '$(mb_progress "$TO" "$NAME")'::pg_lsn >= '$end'")" = t ] && break
     [ "$(mb_val "$SRC" "SELECT (SELECT sum(n) FROM crash.counter)")" = "$(mb_val "$DST" "SELECT (SELECT sum(n) FROM crash.counter)")" ] &&
         [ "$(mb_val "$SRC" "SELECT count(*) FROM memori.memories")" = "$(mb_val "$DST" "SELECT count(*) FROM memori.memories")" ] && break
     sleep 0.1

@@ -15,7 +15,7 @@ mb_start 2
 mb_setup_pair "$MB_SOURCE_DIR/tests/golden/setup.sql" "$here/run_setup.sql"
 # Terrain: with datestyle 'SQL, DMY' a date of 1 February reads back as
 # 2 January on an MDY target, unless both sessions are pinned.
-mb_sql "$SRC" "ALTER DATABASE postgres SET datestyle = 'SQL, DMY'"
+mb_sql "$SRC_ADMIN" "ALTER DATABASE postgres SET datestyle = 'SQL, DMY'"
 mb_sql "$DST" "ALTER DATABASE postgres SET datestyle = 'SQL, MDY'"
 
 mb_sql_file "$SRC" "$MB_SOURCE_DIR/tests/golden/workload.sql"
@@ -61,12 +61,12 @@ toast=$(mb_val "$DST" "SELECT session_id, length(messages::text) > 100000 FROM m
 moved=$(mb_val "$DST" "SELECT count(*) FILTER (WHERE id = 100001) || '/' || count(*) FILTER (WHERE id = 12) FROM memori.memories")
 [ "$moved" = "1/0" ] && mb_ok "primary-key update moved the row" || mb_fail "moved: $moved"
 
-# The origin holds the end of the last transaction, and the slot is not past it.
-origin=$(mb_val "$DST" "SELECT pg_replication_origin_progress('memori_bridge', true)")
+# The progress holds the end of the last transaction, and the slot is not past it.
+progress=$(mb_progress "$DST" memori_bridge)
 slot=$(mb_val "$SRC" "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'memori_bridge'")
-ahead=$(mb_val "$SRC" "SELECT '$slot'::pg_lsn > '$origin'::pg_lsn")
-[ "$ahead" = f ] && mb_ok "slot confirmed $slot, origin at $origin" ||
-    mb_fail "slot confirmed $slot past the origin's durable $origin"
+ahead=$(mb_val "$SRC" "SELECT '$slot'::pg_lsn > '$progress'::pg_lsn")
+[ "$ahead" = f ] && mb_ok "slot confirmed $slot, progress at $progress" ||
+    mb_fail "slot confirmed $slot past the durable progress $progress"
 
 # Running again applies nothing twice: more writes, then equal again.
 mb_sql "$SRC" "UPDATE memori.memories SET use_count = use_count + 1 WHERE id < 50"

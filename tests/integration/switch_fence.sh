@@ -6,7 +6,10 @@
 # to --fence-timeout, then puts everything back; --terminate-writers ends it.
 # With no bridge running, cutover drains the stream itself and says how to
 # start the reverse one; it rewrites MEMORI_DATABASE_URL in --env-file. After
-# a rollback, the forward lag counts from the new forward slot.
+# a rollback, the forward lag counts from the new forward slot. On the
+# Supabase source, a postgres role that may not set session_replication_role
+# (the supautils setting, here a GRANT) could not take the way back: cutover
+# refuses before it changes anything, and names who runs the fix.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 . "$here/switch_lib.sh"
@@ -15,6 +18,17 @@ mb_start 2
 mb_switch_setup 500
 src_addr="host=127.0.0.1 port=$PGH_1_PORT dbname=postgres"
 dst_addr="host=127.0.0.1 port=$PGH_2_PORT dbname=postgres"
+
+if [ "$PGH_1_PROFILE" = supabase ]; then
+    mb_sql "$SRC_ADMIN" "REVOKE SET ON PARAMETER session_replication_role FROM postgres"
+    mb_expect 1 'cutover refused: the reverse stream that follows it \(from the target into the source\) could not run; 1 problem to fix first; nothing was changed' \
+        cutover && mb_ok "no way back: cutover refused"
+    grep -qE 'error: source: role "postgres" may not set session_replication_role \(permission denied to set parameter "session_replication_role"\); fix, as a superuser \(on a local Supabase: supabase_admin\): GRANT SET ON PARAMETER session_replication_role TO "postgres"' "$MB_TMP/err" &&
+        mb_ok "the refusal names the fix and who runs it" || mb_fail "the refusal: $(cat "$MB_TMP/err")"
+    mb_fenced "$SRC" && mb_fail "the refused cutover fenced the source"
+    [ "$(mb_val "$DST" "SELECT count(*) FROM pg_replication_slots")" = 0 ] || mb_fail "the refused cutover made a slot"
+    mb_sql "$SRC_ADMIN" "GRANT SET ON PARAMETER session_replication_role TO postgres"
+fi
 
 out=$("${PSQL[@]}" -d "$DST" -c "INSERT INTO memori.memories (user_id, content) VALUES ('app', 'x')" 2>&1)
 if grep -q "ERROR:  memori is read-only here: it has moved to $src_addr" <<<"$out" &&
@@ -57,7 +71,7 @@ if mb_expect 0 "cutover done: writes were paused for" cutover --fence-timeout 50
 fi
 grep -q "ending the transactions still writing on the source (PID $slow_pid)" "$MB_TMP/err" || mb_fail "no word of ending PID $slow_pid"
 grep -q "no bridge is streaming; applying up to the marker" "$MB_TMP/err" || mb_fail "no in-process drain"
-grep -q "start the reverse stream with: memori-bridge run --reverse" "$MB_TMP/err" || mb_fail "no word of run --reverse"
+grep -q "start the reverse stream with: memori-bridge run$" "$MB_TMP/err" || mb_fail "no word of run"
 wait "$slow" 2>/dev/null
 grep -q "terminating connection" "$MB_TMP/slow.out" || mb_fail "the slow writer was not ended: $(cat "$MB_TMP/slow.out")"
 grep -q "^MEMORI_DATABASE_URL=postgresql://postgres:\*\*\*\*\*\*\*\*@127.0.0.1:$PGH_2_PORT/postgres?options=-c%20search_path%3Dmemori$" "$MB_TMP/out" ||
@@ -75,14 +89,19 @@ grep -q "it has moved to $dst_addr" <<<"$out" || mb_fail "the source's fence: $o
 mb_sql "$DST" "INSERT INTO memori.memories (user_id, content) VALUES ('after', 'cutover')" &&
     mb_ok "the target takes writes"
 
-mb_expect 1 "run: memori was cut over to the target; stream back with: memori-bridge run --reverse" run &&
-    mb_ok "a forward run after the cutover is refused, with the command to use"
+# a plain run follows the switch record: it streams back now (a supervisor
+# that restarts "memori-bridge run" never loops on exit 1)
 end=$(mb_val "$DST" "SELECT pg_current_wal_lsn()")
-mb_expect 0 "" run --reverse --stop-at "$end" --lag-interval 0 && mb_ok "run --reverse"
+mb_expect 0 "memori lives on the target since a cutover .*streaming back" run --stop-at "$end" --lag-interval 0 &&
+    mb_ok "run after the cutover streams back by itself"
+mb_compare memori.memories
+mb_sql "$DST" "UPDATE memori.memories SET content = 'streamed back by run --reverse' WHERE user_id = 'after'"
+end=$(mb_val "$DST" "SELECT pg_current_wal_lsn()")
+mb_expect 0 "" run --reverse --stop-at "$end" --lag-interval 0 && mb_ok "run --reverse, the explicit form"
 mb_compare memori.memories
 
 # a row the stream never carried (written on the fenced source as the replica
-# role, as only a superuser could): the rollback's check sees the counts
+# role, which the bridge's role may set): the rollback's check sees the counts
 # differ, refuses inside the pause, and puts everything back
 mb_sql "$SRC" "SET session_replication_role = replica; INSERT INTO memori.entities (user_id, entity_name) VALUES ('stray', 'not streamed')"
 mb_expect 1 'rollback: table memori.entities differs: [0-9]+ on the target, [0-9]+ on the source' rollback &&
@@ -101,11 +120,11 @@ mb_sql "$DST" "INSERT INTO memori.memories (user_id, content) SELECT 'bulk', rep
 end=$(mb_val "$DST" "SELECT pg_current_wal_lsn()")
 mb_expect 0 "" run --reverse --stop-at "$end" --lag-interval 0 || mb_fail "run --reverse after the bulk write"
 mb_expect 0 "rollback done" rollback && mb_ok "rollback with no bridge running"
-old=$(mb_val "$SRC" "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$(mb_val "$DST" "SELECT pg_replication_origin_progress('memori_bridge', false)")')")
+old=$(mb_val "$SRC" "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$(mb_val "$DST" "SELECT end_lsn FROM memori_bridge.progress WHERE slot = 'memori_bridge'")')")
 # (exit 3: no bridge streams the forward slot, a warning)
 "$MB_BRIDGE" status --json >"$MB_TMP/out" 2>>"$MB_OUT"
 lag=$(jq -r '.lag.forward.bytes' "$MB_TMP/out")
-[ "$lag" -lt 1048576 ] 2>/dev/null && mb_ok "status: forward lag $lag bytes, from the new slot ($old since the origin's old progress)" ||
-    mb_fail "status: forward lag $lag bytes after a rollback ($old since the origin's old progress)"
+[ "$lag" -lt 1048576 ] 2>/dev/null && mb_ok "status: forward lag $lag bytes, from the new slot ($old since the old progress)" ||
+    mb_fail "status: forward lag $lag bytes after a rollback ($old since the old progress)"
 mb_expect 0 "cutover done" cutover --max-lag-bytes 1MB && mb_ok "cutover after it, under --max-lag-bytes 1MB"
 mb_finish

@@ -64,16 +64,16 @@ mb_check_dumps()
     done
 }
 
-# mb_wait_applied DSN ORIGIN LSN: until ORIGIN on DSN has passed LSN (60 s).
+# mb_wait_applied DSN NAME LSN: until the progress of direction NAME on DSN
+# has passed LSN (60 s).
 mb_wait_applied()
 {
     local i
     for i in $(seq 1 600); do
-        [ "$(mb_val "$1" "SELECT coalesce(pg_replication_origin_progress('$2', true) >= '$3', false)")" = t ] &&
-            return 0
+        [ "$(mb_val "$1" "SELECT '$(mb_progress "$1" "$2")'::pg_lsn >= '$3'")" = t ] && return 0
         sleep 0.1
     done
-    mb_fail "origin $2 did not reach $3"
+    mb_fail "the progress of $2 did not reach $3"
     return 1
 }
 

@@ -1,8 +1,11 @@
 #!/bin/bash
 # No loops: both directions stream at once, with no fences, and each side
 # takes writes with disjoint explicit keys. Every write appears exactly once
-# on the other side and never comes back: each direction passes wal2json the
-# other direction's origin by its numeric id (filter-origins).
+# on the other side and never comes back. Into the target (a superuser) the
+# bridge applies through a replication origin, and the reverse stream passes
+# wal2json its numeric id (filter-origins); into the Supabase source, where
+# postgres may not use origins, each applied transaction is tagged, and the
+# forward stream leaves tagged transactions out.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 . "$here/switch_lib.sh"
@@ -13,7 +16,7 @@ mb_sql "$DST" "ALTER TABLE memori.memories DISABLE TRIGGER memori_bridge_fence"
 mb_sql "$DST" "SELECT pg_create_logical_replication_slot('memori_bridge_reverse', 'wal2json')"
 mb_start_run
 forward=$RUN_PID
-mb_start_run --reverse
+mb_start_run --direction reverse
 reverse=$RUN_PID
 sleep 1
 for i in $(seq 0 9); do

@@ -30,7 +30,7 @@ out=$("${PSQL[@]}" -d "$SRC sslmode=disable" -c "SELECT 1" 2>&1) &&
         mb_ok "a connection without TLS is rejected by pg_hba.conf" || mb_fail "without TLS: $out"; }
 
 # every connection of a bridge command is logged, with its TLS state
-for dsn in "$SRC" "$DST"; do
+for dsn in "$SRC_ADMIN" "$DST_ADMIN"; do
     mb_sql "$dsn" "ALTER SYSTEM SET log_connections = on"
     mb_sql "$dsn" "SELECT pg_reload_conf()"
 done
@@ -126,10 +126,11 @@ done
 [ "$MB_FAILURES" -eq 0 ] && mb_ok "init, run both ways, verify, status, cutover, rollback and cleanup connected with SSL"
 
 # TLS turned off at the server (a reload; over the unix socket, TCP needs TLS)
-"$PGH_BINDIR/psql" -X -q -h "$PGH_1_SOCKDIR" -p "$PGH_1_PORT" -U postgres -d postgres \
+admin=$([ "$PGH_1_PROFILE" = supabase ] && echo supabase_admin || echo postgres)
+"$PGH_BINDIR/psql" -X -q -h "$PGH_1_SOCKDIR" -p "$PGH_1_PORT" -d postgres -U "$admin" \
     -c "ALTER SYSTEM SET ssl = off" -c "SELECT pg_reload_conf()" >/dev/null || mb_die "could not turn ssl off"
 for _ in $(seq 1 100); do
-    "$PGH_BINDIR/psql" -X -h "$PGH_1_SOCKDIR" -p "$PGH_1_PORT" -U postgres -d postgres -Atc "SHOW ssl" | grep -qx off && break
+    "$PGH_BINDIR/psql" -X -h "$PGH_1_SOCKDIR" -p "$PGH_1_PORT" -U "$admin" -d postgres -Atc "SHOW ssl" | grep -qx off && break
     sleep 0.1
 done
 mb_refused "error: could not connect to the source \\($src_server\\): server does not support SSL, but SSL was required; turn TLS on at the server \\(ssl = on, with ssl_cert_file and ssl_key_file\\)" \
