@@ -24,7 +24,10 @@
 #include <unistd.h>
 
 #include "bridge/log.h"
+#include "bridge/pgconn.h"
 #include "bridge/secret.h"
+
+extern const char supabase_profile_sql[]; /* sql/supabase_profile.sql, built in */
 
 static bool
 is_file(const char *path)
@@ -345,15 +348,45 @@ write_file(const struct cluster_env *env, const char *path, const char *text, bo
     return true;
 }
 
-bool
-cluster_start(const struct cluster_env *env, struct cluster *c, const char *name)
+const char *
+cluster_profile_name(enum cluster_profile profile)
 {
+    return profile == CLUSTER_SUPABASE ? "supabase" : "superuser";
+}
+
+/* The Supabase profile's roles and grants, and postgres' password. */
+static bool
+make_supabase(struct cluster *c)
+{
+    PGconn *conn = pgconn_open(c->admin_dsn, c->name, PGCONN_SQL, "memori-bridge demo", 10000,
+                               NULL);
+    char *pw, sql[256];
+    bool ok;
+
+    if (conn == NULL)
+        return false;
+    pw = PQescapeLiteral(conn, c->env->password, strlen(c->env->password));
+    snprintf(sql, sizeof(sql), "ALTER ROLE postgres PASSWORD %s", pw ? pw : "NULL");
+    PQfreemem(pw);
+    PQclear(PQexec(conn, "SET client_min_messages = warning"));
+    ok = pgconn_script(conn, "could not make the Supabase roles", supabase_profile_sql) &&
+         pgconn_script(conn, "could not set the password of postgres", sql);
+    PQfinish(conn);
+    return ok;
+}
+
+bool
+cluster_start(const struct cluster_env *env, struct cluster *c, const char *name,
+              enum cluster_profile profile)
+{
+    const char *superuser = profile == CLUSTER_SUPABASE ? "supabase_admin" : "postgres";
     char initdb[PATH_MAX + 16], pg_ctl[PATH_MAX + 16], pwfile[PATH_MAX + 16],
         pwopt[PATH_MAX + 32], initlog[PATH_MAX + 16], path[PATH_MAX + 32], conf[1024];
     int attempt;
 
     memset(c, 0, sizeof(*c));
     c->env = env;
+    c->profile = profile;
     snprintf(c->name, sizeof(c->name), "%s", name);
     snprintf(c->data, sizeof(c->data), "%s/%s", env->base, name);
     snprintf(c->log, sizeof(c->log), "%s/%s.log", env->base, name);
@@ -367,7 +400,7 @@ cluster_start(const struct cluster_env *env, struct cluster *c, const char *name
     if (!write_file(env, pwfile, conf, false))
         return false;
     {
-        char *argv[] = {initdb, "-D", c->data, "-U", "postgres", "-E", "UTF8", "--locale=C",
+        char *argv[] = {initdb, "-D", c->data, "-U", (char *) superuser, "-E", "UTF8", "--locale=C",
                         pwopt, "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync",
                         "--no-instructions", NULL};
 
@@ -425,7 +458,10 @@ cluster_start(const struct cluster_env *env, struct cluster *c, const char *name
             snprintf(c->dsn, sizeof(c->dsn),
                      "host=127.0.0.1 port=%d user=postgres password=%s dbname=postgres", c->port,
                      env->password);
-            return true;
+            snprintf(c->admin_dsn, sizeof(c->admin_dsn),
+                     "host=127.0.0.1 port=%d user=%s password=%s dbname=postgres", c->port,
+                     superuser, env->password);
+            return profile != CLUSTER_SUPABASE || make_supabase(c);
         }
         /* someone took the port in between? another one then */
     }

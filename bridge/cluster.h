@@ -8,6 +8,10 @@
  * as root, the clusters belong to a system user (created when missing) and
  * every server program runs as that user. The servers run in sessions of
  * their own, so a Ctrl-C at the terminal reaches the demo, which stops them.
+ *
+ * A cluster of the Supabase profile is made the way Supabase's image makes
+ * its own (sql/supabase_profile.sql): the bootstrap superuser is
+ * supabase_admin, and "postgres", whom the DSN names, is not a superuser.
  */
 #ifndef MB_CLUSTER_H
 #define MB_CLUSTER_H
@@ -31,15 +35,24 @@ struct cluster_env
     gid_t gid;
 };
 
+/* How a cluster's roles are made. */
+enum cluster_profile
+{
+    CLUSTER_PLAIN = 0, /* postgres is the bootstrap superuser */
+    CLUSTER_SUPABASE,  /* supabase_admin is; postgres is Supabase's, no superuser */
+};
+
 /* One cluster. */
 struct cluster
 {
     const struct cluster_env *env; /* borrowed */
     char name[32];                 /* "source", "target" */
+    enum cluster_profile profile;
     char data[PATH_MAX];           /* data directory */
     char log[PATH_MAX];            /* server log */
     int port;
-    char dsn[256];                 /* key=value, with the password */
+    char dsn[256];                 /* key=value as postgres, with the password */
+    char admin_dsn[256];           /* the same as the bootstrap superuser */
     bool running;
 };
 
@@ -52,9 +65,14 @@ bool cluster_env_init(struct cluster_env *env, const char *bindir);
 /* Remove the base directory and everything in it (clusters stopped first). */
 void cluster_env_free(struct cluster_env *env);
 
-/* initdb a cluster NAME under the base and start it on a free port. Returns
- * false after logging why (the server log's last lines included). */
-bool cluster_start(const struct cluster_env *env, struct cluster *c, const char *name);
+/* initdb a cluster NAME of PROFILE under the base and start it on a free
+ * port. Returns false after logging why (the server log's last lines
+ * included). */
+bool cluster_start(const struct cluster_env *env, struct cluster *c, const char *name,
+                   enum cluster_profile profile);
+
+/* "superuser" or "supabase". */
+const char *cluster_profile_name(enum cluster_profile profile);
 
 /* Stop C (fast, then immediate). Safe on a cluster never started. */
 void cluster_stop(struct cluster *c);

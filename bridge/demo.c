@@ -21,6 +21,7 @@
 #include "bridge/cluster.h"
 #include "bridge/log.h"
 #include "bridge/pgconn.h"
+#include "bridge/progress.h"
 #include "bridge/secret.h"
 #include "decoder/lsn.h"
 
@@ -40,6 +41,7 @@ struct options
     int rows;            /* sample memories */
     int seconds;         /* of each streaming phase */
     const char *pg_bin;  /* server programs, or NULL: find them */
+    enum cluster_profile source_profile; /* how the source's roles are made */
 };
 
 /* One line of the summary. */
@@ -331,7 +333,9 @@ sample_data(struct demo *d)
     if (res == NULL)
         goto done;
     PQclear(res);
-    ok = pgconn_script(conn, "could not analyze the sample data", "ANALYZE");
+    ok = pgconn_script(conn, "could not analyze the sample data",
+                       "ANALYZE memori.memories, memori.entities, memori.relationships, "
+                       "memori.conversations");
 done:
     PQfinish(conn);
     record(d, "sample data", ok, now_s() - t0,
@@ -426,7 +430,6 @@ nothing_lost(struct demo *d)
     PGconn *t = pgconn_open(d->dst.dsn, "target", PGCONN_SQL, "memori-bridge demo", 10000, NULL);
     PGresult *res;
     char end[32] = "";
-    const char *params[1] = {end};
     uint64_t rows_s = 0, rows_t = 0;
     bool ok = false, caught = false;
     double t0 = now_s();
@@ -442,12 +445,11 @@ nothing_lost(struct demo *d)
     PQclear(res);
     for (i = 0; i < 600 && !interrupted && !caught; i++)
     {
-        res = PQexecParams(t,
-                           "SELECT coalesce(pg_catalog.pg_replication_origin_progress("
-                           "'memori_bridge', true) >= $1::pg_lsn, false)",
-                           1, NULL, params, NULL, NULL, 0);
-        caught = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
-        PQclear(res);
+        struct progress p;
+        lsn_t want = LSN_INVALID;
+
+        lsn_parse(end, strlen(end), &want);
+        caught = progress_read(t, "target", "memori_bridge", &p) && p.lsn >= want;
         if (!caught)
             pause_for(0.1);
     }
@@ -510,6 +512,7 @@ static void
 demo_usage(FILE *out)
 {
     fputs("usage: memori-bridge demo [--agents N] [--rows N] [--seconds N] [--pg-bin DIR]\n"
+          "                          [--source-profile supabase|superuser]\n"
           "\n"
           "The whole life cycle on two throwaway local PostgreSQL clusters (127.0.0.1 only,\n"
           "under /tmp, removed at the end): the source with the memori schema and sample\n"
@@ -522,6 +525,10 @@ demo_usage(FILE *out)
           "  --rows N       sample memories on the source (default 20000)\n"
           "  --seconds N    how long each phase streams (default 6)\n"
           "  --pg-bin DIR   the PostgreSQL server programs (default: the newest installed)\n"
+          "  --source-profile supabase|superuser\n"
+          "                 supabase (default): the source's roles are made as Supabase\n"
+          "                 makes them, and the bridge connects as its postgres role, which\n"
+          "                 is not a superuser; superuser: postgres is the superuser\n"
           "\n"
           "exit status: 0 every verify equal and nothing lost, 1 otherwise\n",
           out);
@@ -558,15 +565,22 @@ life_cycle(struct demo *d)
     t0 = now_s();
     say("demo: %s, in %s%s", d->env.version, d->env.base,
         d->env.drop ? " (as system user " CLUSTER_USER ")" : "");
-    if (!cluster_start(&d->env, &d->src, "source") || !cluster_start(&d->env, &d->dst, "target"))
+    if (!cluster_start(&d->env, &d->src, "source", d->o.source_profile) ||
+        !cluster_start(&d->env, &d->dst, "target", CLUSTER_PLAIN))
     {
         record(d, "clusters", false, now_s() - t0, "could not start them (see above)");
         return false;
     }
-    say("demo: source (plays Supabase)   host=127.0.0.1 port=%d", d->src.port);
+    say("demo: source (plays Supabase)   host=127.0.0.1 port=%d, %s", d->src.port,
+        d->src.profile == CLUSTER_SUPABASE
+            ? "made as Supabase makes it: the bridge connects as postgres, not a superuser"
+            : "the bridge connects as postgres, its superuser");
     say("demo: target (the standalone)  host=127.0.0.1 port=%d", d->dst.port);
-    record(d, "clusters", true, now_s() - t0, "%s: source on port %d, target on port %d",
-           d->env.version, d->src.port, d->dst.port);
+    record(d, "clusters", true, now_s() - t0, "%s: source on port %d (%s), target on port %d",
+           d->env.version, d->src.port,
+           d->src.profile == CLUSTER_SUPABASE ? "Supabase's roles: postgres, no superuser"
+                                              : "postgres is its superuser",
+           d->dst.port);
     setenv("MEMORI_BRIDGE_SOURCE", d->src.dsn, 1);
     setenv("MEMORI_BRIDGE_TARGET", d->dst.dsn, 1);
 
@@ -635,7 +649,7 @@ cmd_demo(int argc, char **argv, const struct conf *conf)
 
     (void) conf;
     memset(&d, 0, sizeof(d));
-    d.o = (struct options){4, 25, 20000, 6, NULL};
+    d.o = (struct options){4, 25, 20000, 6, NULL, CLUSTER_SUPABASE};
     for (i = 1; i < argc; i++)
     {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -654,10 +668,16 @@ cmd_demo(int argc, char **argv, const struct conf *conf)
             i++;
         else if (strcmp(argv[i], "--pg-bin") == 0 && v != NULL)
             d.o.pg_bin = argv[++i];
+        else if (strcmp(argv[i], "--source-profile") == 0 && v != NULL &&
+                 (strcmp(v, "supabase") == 0 || strcmp(v, "superuser") == 0))
+            d.o.source_profile = strcmp(argv[++i], "supabase") == 0 ? CLUSTER_SUPABASE
+                                                                   : CLUSTER_PLAIN;
         else
         {
-            if (strcmp(argv[i], "--agents") != 0 && strcmp(argv[i], "--rows") != 0 &&
-                strcmp(argv[i], "--seconds") != 0)
+            if (strcmp(argv[i], "--source-profile") == 0)
+                log_error("demo: --source-profile takes supabase or superuser");
+            else if (strcmp(argv[i], "--agents") != 0 && strcmp(argv[i], "--rows") != 0 &&
+                     strcmp(argv[i], "--seconds") != 0)
                 log_error("demo: unknown option \"%s\"", argv[i]);
             demo_usage(stderr);
             return EXIT_USAGE;
