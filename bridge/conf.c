@@ -44,6 +44,8 @@ struct setting
 #define MS_DAY   (INT64_C(86400000))
 #define GB       (INT64_C(1) << 30)
 
+#define NAME_MAX_BYTES 256 /* a schema name, with room to spare */
+
 static const struct setting settings[] = {
     {"source", "--source", "MEMORI_BRIDGE_SOURCE", T_STRING, F(source), NULL, 0, 0,
      "source connection string (key=value or postgresql:// URI)"},
@@ -460,9 +462,13 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
         rest[(*nrest)++] = argv[i];
     }
 
-    /* a password given as PGPASSWORD is as secret as one in a DSN */
+    /* a password given as PGPASSWORD is as secret as one in a DSN; the names
+     * libpq takes from the environment are as public as a DSN's */
     if (getenv("PGPASSWORD") != NULL)
         secret_add(getenv("PGPASSWORD"));
+    secret_add_public(getenv("PGUSER"));
+    secret_add_public(getenv("PGDATABASE"));
+    secret_add_public(getenv("PGHOST"));
 
     if (config_path != NULL && !load_file(conf, config_path))
     {
@@ -493,6 +499,17 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
     if (conf->reconnect_max_ms < conf->reconnect_min_ms)
         conf->reconnect_max_ms = conf->reconnect_min_ms;
     log_set_level((enum log_level) conf->log_level);
+    /* the slot and the schemas are named in many lines: public words */
+    secret_add_public(conf->slot);
+    for (const char *p = conf->schemas; p != NULL && *p != '\0';)
+    {
+        size_t n = strcspn(p, ",");
+        char name[NAME_MAX_BYTES];
+
+        snprintf(name, sizeof(name), "%.*s", (int) n, p);
+        secret_add_public(name);
+        p += n + (p[n] == ',');
+    }
 done:
     free(flag_setting);
     free(flag_value);

@@ -11,7 +11,8 @@
  *
  * Passwords in the connection strings (and PGPASSWORD) are registered with
  * secret.h as soon as they are read, so that no line the program prints can
- * show them.
+ * show them; the strings' user, database and host names (and PGUSER,
+ * PGDATABASE, PGHOST) are registered as public words, which stay readable.
  */
 #ifndef MB_CONF_H
 #define MB_CONF_H
