@@ -28,6 +28,14 @@ enum conf_log_format
     CONF_LOG_JSON,
 };
 
+/* init's COPY format (init.h says how auto chooses) */
+enum conf_copy_format
+{
+    CONF_COPY_AUTO = 0,
+    CONF_COPY_TEXT,
+    CONF_COPY_BINARY,
+};
+
 /* All settings. Strings are owned by the struct (conf_free). Durations are
  * milliseconds, sizes bytes. */
 struct conf
@@ -53,6 +61,7 @@ struct conf
     int64_t connect_timeout_ms; /* connection timeout, unless the DSN sets one */
     int64_t busy_timeout_ms;    /* wait this long for a slot or origin in use */
     int64_t jobs;               /* parallel connections of init's copy */
+    int copy_format;            /* enum conf_copy_format */
     int64_t switch_timeout_ms;  /* a running bridge waits this long for a switch to finish */
     int64_t max_lag_bytes;      /* cutover refuses when the stream is further behind */
     int64_t max_lag_ms;         /* ... or older */
