@@ -50,6 +50,20 @@ add_word(char **list, size_t *n, size_t max, const char *s, size_t len)
         (*n)++;
 }
 
+/* Register [S, S + LEN) as a public word, unless it could hold a password
+ * context itself (a connection string in a name's place): a public word keeps
+ * what lies inside it. */
+static void
+add_public(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if (s[i] == '=' || (i + 3 <= len && strncmp(s + i, "://", 3) == 0))
+            return;
+    add_word(publics, &npublics, PUBLIC_MAX, s, len);
+}
+
 void
 secret_add(const char *s)
 {
@@ -61,7 +75,7 @@ void
 secret_add_public(const char *word)
 {
     if (word != NULL)
-        add_word(publics, &npublics, PUBLIC_MAX, word, strlen(word));
+        add_public(word, strlen(word));
 }
 
 /* A host list ("a,b"): the whole and each item. */
@@ -73,7 +87,7 @@ add_public_list(const char *s)
     {
         size_t n = strcspn(s, ",");
 
-        add_word(publics, &npublics, PUBLIC_MAX, s, n);
+        add_public(s, n);
         s += n + (s[n] == ',');
     }
 }
@@ -109,14 +123,14 @@ add_unparsed_names(const char *dsn, size_t len)
 
         if (*q == '@')
         {
-            add_word(publics, &npublics, PUBLIC_MAX, p, strcspn(p, ":@"));
+            add_public(p, strcspn(p, ":@"));
             host = q + 1;
         }
         n = strcspn(host, *host == '[' ? "]" : ":/?,");
-        add_word(publics, &npublics, PUBLIC_MAX, host, n + (host[n] == ']'));
+        add_public(host, n + (host[n] == ']'));
         q = host + strcspn(host, "/");
         if (*q == '/')
-            add_word(publics, &npublics, PUBLIC_MAX, q + 1, strcspn(q + 1, "?"));
+            add_public(q + 1, strcspn(q + 1, "?"));
         return;
     }
     while (i < len)
@@ -140,9 +154,9 @@ add_unparsed_names(const char *dsn, size_t len)
         if (is_name_key(dsn + key, key_len))
         {
             if (dsn[v] == '\'' && end >= v + 2)
-                add_word(publics, &npublics, PUBLIC_MAX, dsn + v + 1, end - v - 2);
+                add_public(dsn + v + 1, end - v - 2);
             else
-                add_word(publics, &npublics, PUBLIC_MAX, dsn + v, end - v);
+                add_public(dsn + v, end - v);
         }
         i = end;
     }

@@ -46,7 +46,8 @@
  * syntax as far as it goes: the values of its password contexts are secrets,
  * its user, host and database public words.
  * A dbname that is itself a connection string is not a public word: it is
- * registered as the DSN that libpq makes of it.
+ * registered as the DSN that libpq makes of it. No public word holds '=' or
+ * "://": one that could hold a password context is never registered.
  *
  * Registration happens while the program starts, before any thread; after
  * that the lists are only read, so they need no lock.

@@ -400,4 +400,8 @@ Test(secret, reads_the_names_of_a_dsn_libpq_cannot_parse)
     secret_add_dsn("host=h user=bot99 password=bot99 dbname='unterminated");
     expect_scrubbed("role bot99", "role bot99");
     expect_scrubbed("password=bot99", "password=********");
+    /* what holds '=' where a name stands is no public word: it would keep
+     * the password inside it */
+    secret_add_dsn("user=u dbname='x=zed99pw' password=zed99pw port 5432");
+    expect_scrubbed("x=zed99pw", "x=********");
 }
