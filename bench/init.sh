@@ -14,8 +14,8 @@
 #                  in GiB (2^30 bytes), at least (default 1; 0.1 for a quick look)
 #   MB_INIT_RUNS   runs per method, of which the table shows the median (default 3)
 #   MB_INIT_JOBS1  1: also time memori-bridge init --jobs 1 (default 0)
-# With the defaults it takes about 15 minutes on the 2-core reference machine
-# when it is otherwise idle (18 when other work runs; 4 more with MB_INIT_JOBS1=1).
+# With the defaults it takes about 17 minutes on the 2-core reference machine
+# when it is otherwise idle (more when other work runs; 4 more with MB_INIT_JOBS1=1).
 #
 # How it measures
 #
@@ -33,11 +33,15 @@
 # Methods, each timed as the wall time of its command(s), after a CHECKPOINT on
 # both sides:
 #   memori-bridge init --jobs 2   creates the slot (exported snapshot), the tables
-#                                 from the source catalog, COPYs over 2 connections,
-#                                 builds keys and indexes, sets sequences and origin;
-#                                 before each run the slot "memori_bridge" is dropped
-#                                 on the source and the origin on the target
-#                                 (origins are cluster-wide)
+#                                 from the source catalog, COPYs over 2 connections
+#                                 (--copy-format auto: binary, the clusters being of
+#                                 one major version), builds keys and indexes, sets
+#                                 sequences and origin; before each run the slot
+#                                 "memori_bridge" is dropped on the source and the
+#                                 origin on the target (origins are cluster-wide)
+#   memori-bridge init --jobs 2 --copy-format text
+#                                 the same in COPY's text format, as between servers
+#                                 of two major versions (Supabase 15 into PostgreSQL 17)
 #   memori-bridge init --jobs 1   with MB_INIT_JOBS1=1: the same over one connection
 #                                 (how much the second connection buys on 2 cores)
 #   pgcopydb clone                --table-jobs 2 --index-jobs 2, a fresh --dir, a filter
@@ -270,11 +274,12 @@ pgconfig=$bin/pg_config
 # The runs
 
 methods=()
-[ "$have_bridge" = 1 ] && methods+=(init2)
+[ "$have_bridge" = 1 ] && methods+=(init2 init2_text)
 [ "$have_bridge" = 1 ] && [ "$jobs1" = 1 ] && methods+=(init1)
 [ "$have_pgcopydb" = 1 ] && methods+=(pgcopydb)
 methods+=(dump_pipe dump_dir)
-declare -A label=([init2]="memori-bridge init --jobs 2"
+declare -A label=([init2]="memori-bridge init --jobs 2 (binary COPY: auto)"
+                  [init2_text]="memori-bridge init --jobs 2 --copy-format text"
                   [init1]="memori-bridge init --jobs 1"
                   [pgcopydb]="pgcopydb clone, 2 table + 2 index jobs"
                   [dump_pipe]="pg_dump -Fc -Z0 | pg_restore"
@@ -282,6 +287,7 @@ declare -A label=([init2]="memori-bridge init --jobs 2"
 declare -A times
 verify_times=
 declare -a phase=()   # init --jobs 2's phases, one list per phase (see init_phases)
+declare -a text_phase=() # the same of init --jobs 2 --copy-format text
 loads=
 copied_line=
 init2_t0=
@@ -320,6 +326,11 @@ run_one()
     case $m in
         init2 | init1)
             { "$bridge" init --source "$SRC" --target "$(tgt_dsn "$db")" --jobs "${m#init}" 2>&1 | stamp >"$log"; } || rc=$?
+            ;;
+        init2_text)
+            { "$bridge" init --source "$SRC" --target "$(tgt_dsn "$db")" --jobs 2 --copy-format text 2>&1 |
+                  stamp >"$log"; } || rc=$?
+            grep -q "COPY format: text" "$log" || die "init --copy-format text did not copy in text (round $r)"
             ;;
         pgcopydb)
             PG_CONFIG=$pgconfig PATH="$bin:$PATH" pgcopydb clone --source "$SRC_URI" --target "$(tgt_uri "$db")" \
@@ -367,6 +378,10 @@ run_one()
         cp "$log" "$work/init2_last.log"
         init2_t0=$t0
     fi
+    if [ "$m" = init2_text ]; then
+        read -r -a ph < <(init_phases "$log" "$t0" "$t1")
+        for ((k = 0; k < 5; k++)); do text_phase[k]+="${ph[k]} "; done
+    fi
     check_copy "$db" "${label[$m]} (round $r)"
     case $m in
         init*) drop_slot; drop_origin ;;
@@ -404,7 +419,7 @@ runs_list() { echo "$1" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.1f", (i >
 cell() { printf '%s' "${1//|/\\|}"; }   # a label in a table cell
 
 declare -A med
-for m in init2 init1 pgcopydb dump_pipe dump_dir; do
+for m in init2 init2_text init1 pgcopydb dump_pipe dump_dir; do
     [ -n "${times[$m]:-}" ] && med[$m]=$(echo "${times[$m]}" | median)
 done
 init_med=${med[init2]:-0}
@@ -433,11 +448,11 @@ echo "memori tables were checked equal to the source's (per table: count(*) and 
 echo
 echo "| method | median s | MB/s | runs (s) | time vs init --jobs 2 |"
 echo "|---|---:|---:|---:|---:|"
-for m in init2 init1 pgcopydb dump_pipe dump_dir; do
+for m in init2 init2_text init1 pgcopydb dump_pipe dump_dir; do
     if [ -z "${med[$m]:-}" ]; then
         case $m in
             init1) [ "$jobs1" = 1 ] && [ "$have_bridge" = 0 ] && echo "| $(cell "${label[$m]}") | skipped: $(cell "$bridge_skip") | | | |" ;;
-            init2) echo "| $(cell "${label[$m]}") | skipped: $(cell "$bridge_skip") | | | |" ;;
+            init2 | init2_text) echo "| $(cell "${label[$m]}") | skipped: $(cell "$bridge_skip") | | | |" ;;
             pgcopydb) echo "| $(cell "${label[$m]}") | skipped: $(cell "$pgcopydb_skip") | | | |" ;;
         esac
         continue
@@ -456,6 +471,11 @@ if [ -n "$verify_times" ]; then
     echo "init --jobs 2's phases, median s of the runs (from its stderr lines, stamped as they came):"
     echo "checks and slot ${ph_med[0]}, the target's tables ${ph_med[1]}, copy ${ph_med[2]}, keys and indexes ${ph_med[3]},"
     echo "sequences, origin and exit ${ph_med[4]}"
+    if [ -n "${text_phase[2]:-}" ]; then
+        for ((k = 0; k < 5; k++)); do text_med[k]=$(echo "${text_phase[k]}" | median); done
+        echo "init --jobs 2 --copy-format text's: checks and slot ${text_med[0]}, the target's tables ${text_med[1]}, copy ${text_med[2]},"
+        echo "keys and indexes ${text_med[3]}, sequences, origin and exit ${text_med[4]}"
+    fi
     echo
     echo "### Verify"
     echo
@@ -474,6 +494,12 @@ if [ -n "$verify_times" ]; then
     [ -n "${med[pgcopydb]:-}" ] &&
         goal "init at least as fast as pgcopydb (pgcopydb's time / init's)" "$(awk -v a="${med[pgcopydb]}" -v b="$init_med" 'BEGIN { print a / b }')" ">=" 1
     [ -z "${med[pgcopydb]:-}" ] && echo "- init at least as fast as pgcopydb: not measured ($pgcopydb_skip)"
+    [ -n "${med[init2_text]:-}" ] &&
+        goal "init in text within 1.3x of binary (text's time / binary's)" "$(awk -v a="${med[init2_text]}" -v b="$init_med" 'BEGIN { print a / b }')" "<" 1.3
+    [ -n "${med[init2_text]:-}" ] && [ -n "${text_med[2]:-}" ] &&
+        goal "init's copy phase in text within 1.3x of binary's (text's copy / binary's)" "$(awk -v a="${text_med[2]}" -v b="$copy_med" 'BEGIN { print a / b }')" "<" 1.3
+    [ -n "${med[init2_text]:-}" ] && [ -n "${med[pgcopydb]:-}" ] &&
+        goal "init in text at least as fast as pgcopydb (pgcopydb's time / text's)" "$(awk -v a="${med[pgcopydb]}" -v b="${med[init2_text]}" 'BEGIN { print a / b }')" ">=" 1
     goal "init at least 1.3x pg_dump -Fc -Z0 | pg_restore (its time / init's)" "$(awk -v a="${med[dump_pipe]}" -v b="$init_med" 'BEGIN { print a / b }')" ">=" 1.3
     goal "init at least 1.3x pg_dump -Fd -j 2 -Z0, pg_restore -j 2 (its time / init's)" "$(awk -v a="${med[dump_dir]}" -v b="$init_med" 'BEGIN { print a / b }')" ">=" 1.3
     goal "verify under a quarter of init's copy (verify / init's copy)" "$(awk -v a="$verify_med" -v b="$copy_med" 'BEGIN { print a / b }')" "<" 0.25
@@ -490,6 +516,7 @@ echo '```'
 echo "# memori-bridge (before each run, on the source: SELECT pg_drop_replication_slot('memori_bridge');"
 echo "#                on the target: SELECT pg_replication_origin_drop('memori_bridge'))"
 echo "memori-bridge init --source \"\$SOURCE_DSN\" --target \"\$TARGET_DSN\" --jobs 2$([ "$jobs1" = 1 ] && echo "   # and --jobs 1")"
+echo "memori-bridge init --source \"\$SOURCE_DSN\" --target \"\$TARGET_DSN\" --jobs 2 --copy-format text"
 echo "memori-bridge verify --source \"\$SOURCE_DSN\" --target \"\$TARGET_DSN\"          # after init --jobs 2"
 echo "# pgcopydb ($pgcopydb_version); FILTERS holds: [include-only-table] memori.memories memori.entities memori.relationships memori.conversations (one a line)"
 echo "PG_CONFIG=$pgconfig pgcopydb clone --source \"\$SOURCE_URI\" --target \"\$TARGET_URI\" --table-jobs 2 --index-jobs 2 --dir DIR --filters FILTERS"

@@ -400,23 +400,31 @@ cmd_cleanup(int argc, char **argv, const struct conf *conf)
                reverse ? "target" : "source", reverse ? "cut over" : "rolled back",
                reverse ? "source" : "target",
                c.keep_fences ? "stays fenced" : "takes writes again: point nothing at it");
+    /* a streamed slot: --yes refuses; the list alone is still the answer */
     for (i = 0; i < c.nsides; i++)
         for (int j = 0; j < c.sides[i].nslots; j++)
             if (c.sides[i].slots[j].active)
             {
-                log_error("cleanup: slot \"%s\" on the %s is streamed by a bridge (walsender PID "
-                          "%d); stop that bridge first (SIGTERM), then run cleanup again",
-                          c.sides[i].slots[j].name, c.sides[i].role, c.sides[i].slots[j].pid);
+                if (c.yes)
+                    log_error("cleanup: slot \"%s\" on the %s is streamed by a bridge (walsender "
+                              "PID %d); stop that bridge first (SIGTERM), then run cleanup again",
+                              c.sides[i].slots[j].name, c.sides[i].role, c.sides[i].slots[j].pid);
+                else
+                    printf("%sa bridge is streaming slot \"%s\" on the %s (walsender PID %d): "
+                           "cleanup --yes refuses until that bridge stops (SIGTERM)\n",
+                           busy ? "" : "\n", c.sides[i].slots[j].name, c.sides[i].role,
+                           c.sides[i].slots[j].pid);
                 busy = true;
             }
-    if (busy)
-        goto done;
     if (!c.yes)
     {
-        printf("\nnothing dropped: run again with --yes to drop the above\n");
+        printf("\nnothing dropped: %srun again with --yes to drop the above\n",
+               busy ? "stop the bridge, then " : "");
         status = 0;
         goto done;
     }
+    if (busy)
+        goto done;
     printf("\n");
     fflush(stdout);
     for (i = 0; i < c.nsides; i++)

@@ -23,8 +23,10 @@ enum setting_type
     T_INT,
     T_DURATION,
     T_SIZE,
-    T_LOG_FORMAT,
+    T_LOG_FORMAT, /* this and the types after it: one of a list of words (words[]),
+                   * stored as its index (an int) */
     T_LOG_LEVEL,
+    T_COPY_FORMAT,
 };
 
 /* One setting. */
@@ -43,6 +45,8 @@ struct setting
 #define F(field) offsetof(struct conf, field)
 #define MS_DAY   (INT64_C(86400000))
 #define GB       (INT64_C(1) << 30)
+
+#define NAME_MAX_BYTES 256 /* a schema name, with room to spare */
 
 static const struct setting settings[] = {
     {"source", "--source", "MEMORI_BRIDGE_SOURCE", T_STRING, F(source), NULL, 0, 0,
@@ -86,6 +90,9 @@ static const struct setting settings[] = {
      MS_DAY, "give up connecting after this long, unless the DSN sets connect_timeout"},
     {"jobs", "--jobs", NULL, T_INT, F(jobs), "2", 1, 64,
      "parallel connections of init's copy and index builds"},
+    {"copy_format", "--copy-format", NULL, T_COPY_FORMAT, F(copy_format), "auto", 0, 0,
+     "COPY format of init's copy: auto (binary when both servers are of one major version, "
+     "else text), text, or binary"},
     {"switch_timeout", "--switch-timeout", NULL, T_DURATION, F(switch_timeout_ms), "60s", 1000,
      MS_DAY, "a running bridge waits this long for a cutover or rollback to finish"},
     {"max_lag_bytes", "--max-lag-bytes", NULL, T_SIZE, F(max_lag_bytes), "64MB", 0, 1024 * GB,
@@ -104,8 +111,17 @@ static const struct setting settings[] = {
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
-static const char *const log_formats[] = {"text", "json"};
-static const char *const log_levels[] = {"debug", "info", "warning", "error"};
+/* The values of the word types, in their enums' order, by type from T_LOG_FORMAT. */
+static const struct
+{
+    const char *noun;          /* what a value is, for messages */
+    const char *metavar;       /* for --help */
+    const char *const words[5]; /* NULL-terminated */
+} words[] = {
+    {"log format", "FORMAT", {"text", "json", NULL}},
+    {"log level", "LEVEL", {"debug", "info", "warning", "error", NULL}},
+    {"COPY format", "FORMAT", {"auto", "text", "binary", NULL}},
+};
 
 bool
 conf_parse_duration(const char *s, int64_t *ms)
@@ -172,14 +188,28 @@ conf_parse_size(const char *s, int64_t *bytes)
 }
 
 static int
-find_word(const char *const *words, size_t n, const char *s)
+find_word(const char *const *list, const char *s)
 {
-    size_t i;
+    int i;
 
-    for (i = 0; i < n; i++)
-        if (strcmp(words[i], s) == 0)
-            return (int) i;
+    for (i = 0; list[i] != NULL; i++)
+        if (strcmp(list[i], s) == 0)
+            return i;
     return -1;
+}
+
+/* LIST as "a, b or c", into BUF. */
+static const char *
+word_list(const char *const *list, char *buf, size_t len)
+{
+    size_t n = 0;
+    int i;
+
+    buf[0] = '\0';
+    for (i = 0; list[i] != NULL && n < len; i++)
+        n += (size_t) snprintf(buf + n, len - n, "%s%s",
+                               i == 0 ? "" : list[i + 1] != NULL ? ", " : " or ", list[i]);
+    return buf;
 }
 
 /* Store VALUE into the setting S of CONF. WHERE says where it came from, for
@@ -236,24 +266,23 @@ set_value(struct conf *conf, const struct setting *s, const char *value, const c
             }
             break;
         case T_LOG_FORMAT:
-            w = find_word(log_formats, 2, value);
-            if (w < 0)
-            {
-                log_error("%s: \"%s\" is not a log format; use text or json", where, value);
-                return false;
-            }
-            *(int *) field = w;
-            return true;
         case T_LOG_LEVEL:
-            w = find_word(log_levels, 4, value);
+        case T_COPY_FORMAT:
+        {
+            int t = s->type - T_LOG_FORMAT;
+
+            w = find_word(words[t].words, value);
             if (w < 0)
             {
-                log_error("%s: \"%s\" is not a log level; use debug, info, warning or error",
-                          where, value);
+                char list[128];
+
+                log_error("%s: \"%s\" is not a %s; use %s", where, value, words[t].noun,
+                          word_list(words[t].words, list, sizeof(list)));
                 return false;
             }
             *(int *) field = w;
             return true;
+        }
     }
     if (n < s->min || n > s->max)
     {
@@ -460,9 +489,13 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
         rest[(*nrest)++] = argv[i];
     }
 
-    /* a password given as PGPASSWORD is as secret as one in a DSN */
+    /* a password given as PGPASSWORD is as secret as one in a DSN; the names
+     * libpq takes from the environment are as public as a DSN's */
     if (getenv("PGPASSWORD") != NULL)
         secret_add(getenv("PGPASSWORD"));
+    secret_add_public(getenv("PGUSER"));
+    secret_add_public(getenv("PGDATABASE"));
+    secret_add_public(getenv("PGHOST"));
 
     if (config_path != NULL && !load_file(conf, config_path))
     {
@@ -493,6 +526,17 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
     if (conf->reconnect_max_ms < conf->reconnect_min_ms)
         conf->reconnect_max_ms = conf->reconnect_min_ms;
     log_set_level((enum log_level) conf->log_level);
+    /* the slot and the schemas are named in many lines: public words */
+    secret_add_public(conf->slot);
+    for (const char *p = conf->schemas; p != NULL && *p != '\0';)
+    {
+        size_t n = strcspn(p, ",");
+        char name[NAME_MAX_BYTES];
+
+        snprintf(name, sizeof(name), "%.*s", (int) n, p);
+        secret_add_public(name);
+        p += n + (p[n] == ',');
+    }
 done:
     free(flag_setting);
     free(flag_value);
@@ -549,8 +593,7 @@ conf_print_help(FILE *out)
                  : s->type == T_DURATION ? "TIME"
                  : s->type == T_SIZE     ? "SIZE"
                  : s->type == T_INT      ? "N"
-                 : s->type == T_LOG_FORMAT ? "FORMAT"
-                                           : "LEVEL");
+                                         : words[s->type - T_LOG_FORMAT].metavar);
         fprintf(out, "  %-26s %s", flag, s->help);
         if (s->dflt != NULL)
             fprintf(out, " (default %s)", s->dflt);

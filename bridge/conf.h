@@ -11,7 +11,8 @@
  *
  * Passwords in the connection strings (and PGPASSWORD) are registered with
  * secret.h as soon as they are read, so that no line the program prints can
- * show them.
+ * show them; the strings' user, database and host names (and PGUSER,
+ * PGDATABASE, PGHOST) are registered as public words, which stay readable.
  */
 #ifndef MB_CONF_H
 #define MB_CONF_H
@@ -25,6 +26,14 @@ enum conf_log_format
 {
     CONF_LOG_TEXT = 0,
     CONF_LOG_JSON,
+};
+
+/* init's COPY format (init.h says how auto chooses) */
+enum conf_copy_format
+{
+    CONF_COPY_AUTO = 0,
+    CONF_COPY_TEXT,
+    CONF_COPY_BINARY,
 };
 
 /* All settings. Strings are owned by the struct (conf_free). Durations are
@@ -52,6 +61,7 @@ struct conf
     int64_t connect_timeout_ms; /* connection timeout, unless the DSN sets one */
     int64_t busy_timeout_ms;    /* wait this long for a slot or origin in use */
     int64_t jobs;               /* parallel connections of init's copy */
+    int copy_format;            /* enum conf_copy_format */
     int64_t switch_timeout_ms;  /* a running bridge waits this long for a switch to finish */
     int64_t max_lag_bytes;      /* cutover refuses when the stream is further behind */
     int64_t max_lag_ms;         /* ... or older */

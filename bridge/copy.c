@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "bridge/conf.h"
 #include "bridge/failpoint.h"
 #include "bridge/log.h"
 #include "bridge/pgconn.h"
@@ -498,6 +499,30 @@ pool_free(struct pool *p)
 }
 
 bool
+copy_choose_format(int format, int src_major, int dst_major, bool *binary, char *why, size_t len)
+{
+    *binary = format != CONF_COPY_TEXT && src_major == dst_major;
+    if (format == CONF_COPY_TEXT)
+        snprintf(why, len, "text, as --copy-format text asks");
+    else if (src_major != dst_major)
+        snprintf(why, len,
+                 "%s: the source is of major version %d and the target of %d, and COPY's "
+                 "binary format is not portable between major versions",
+                 format == CONF_COPY_AUTO ? "text (--copy-format auto)" : "--copy-format binary",
+                 src_major, dst_major);
+    else if (format == CONF_COPY_AUTO)
+        snprintf(why, len,
+                 "binary where the types are built in (--copy-format auto): both servers are of "
+                 "major version %d",
+                 src_major);
+    else
+        snprintf(why, len,
+                 "binary, as --copy-format binary asks: both servers are of major version %d",
+                 src_major);
+    return format != CONF_COPY_BINARY || src_major == dst_major;
+}
+
+bool
 copy_tables(const struct copy_options *o, struct ddl *d, bool *cancelled, int64_t *rows,
             int64_t *bytes)
 {
@@ -545,14 +570,23 @@ copy_tables(const struct copy_options *o, struct ddl *d, bool *cancelled, int64_
         }
     }
     {
+        /* which tables go in text although binary was chosen: say so, by name */
+        char text_tables[512] = "";
+        size_t n = 0;
         int nbinary = 0;
 
         for (i = 0; i < d->ntables; i++)
-            nbinary += o->binary && d->tables[i].binary_ok;
-        log_info("copying %d table(s) in %d unit(s) over %d connection(s); %d in COPY's binary "
-                 "format%s",
-                 d->ntables, p.nunits, o->jobs, nbinary,
-                 o->binary ? "" : " (the servers' major versions differ: text is portable)");
+            if (o->binary && d->tables[i].binary_ok)
+                nbinary++;
+            else if (o->binary && n < sizeof(text_tables))
+                n += (size_t) snprintf(text_tables + n, sizeof(text_tables) - n, "%s%s.%s",
+                                       n ? ", " : " (types made in the database: ",
+                                       d->tables[i].schema, d->tables[i].name);
+        if (n > 0 && n < sizeof(text_tables))
+            snprintf(text_tables + n, sizeof(text_tables) - n, ")");
+        log_info("copying %d table(s) in %d unit(s) over %d connection(s): %d in COPY's binary "
+                 "format, %d in text%s",
+                 d->ntables, p.nunits, o->jobs, nbinary, d->ntables - nbinary, text_tables);
     }
     ok = run_pool(&p, o->jobs < p.nunits ? o->jobs : (p.nunits > 0 ? p.nunits : 1), copy_job,
                   true, cancelled);

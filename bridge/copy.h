@@ -8,8 +8,8 @@
  * the commit of the last unit). Jobs take units from a shared list: a table,
  * or a range of its pages (ctid >= '(a,0)' AND ctid < '(b,0)', a TID range
  * scan on PostgreSQL 14 and later) when the table is large, so that one big
- * table still keeps every job busy. Rows travel as COPY text, relayed message
- * by message: nothing is held in memory.
+ * table still keeps every job busy. Rows travel as COPY data, text or binary,
+ * relayed message by message: nothing is held in memory.
  *
  * The same pool runs the statements that are faster after the data (keys,
  * indexes, foreign keys), in parallel.
@@ -19,6 +19,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bridge/ddl.h"
@@ -34,9 +35,17 @@ struct copy_options
     bool split_tables;         /* split large tables by page ranges (source 14+) */
     int cancel_fd;             /* readable when the user asks to stop (signalfd), or -1 */
     bool tty;                  /* progress in place on a terminal, else log lines */
-    bool binary;               /* both servers are of one major version: tables whose
-                                * types allow it are copied in COPY's binary format */
+    bool binary;               /* tables whose types allow it (ddl_table.binary_ok) are
+                                * copied in COPY's binary format; init decides (init.h) */
 };
+
+/* The copy's format (init.h): from FORMAT (enum conf_copy_format) and the
+ * servers' major versions, sets *BINARY (tables whose types allow it go in
+ * binary) and writes the format and why, one phrase, into WHY (LEN bytes).
+ * Returns false when FORMAT is binary and the majors differ; WHY then says
+ * so. */
+bool copy_choose_format(int format, int src_major, int dst_major, bool *binary, char *why,
+                        size_t len);
 
 /* Copy every table of D. Returns true when all were copied, with the totals in
  * *ROWS and *BYTES (COPY data); false after logging why (a failed unit, a lost

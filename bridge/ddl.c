@@ -166,13 +166,9 @@ static const char tables_sql[] =
     "                          FROM pg_catalog.pg_index i "
     "                          JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
     "                          WHERE i.indrelid = c.oid AND i.indisreplident) END, "
-    /* binary COPY is safe when every copied column is of a built-in type
-     * (arrays of built-in types too: array and record binary forms carry
-     * type OIDs, which differ between clusters for types made there) with
-     * binary send and receive functions */
-    "       coalesce(pg_catalog.bool_and(t.oid < 16384 AND t.typsend <> 0 "
-    "           AND t.typreceive <> 0 AND (t.typelem = 0 OR t.typelem < 16384) "
-    "           AND t.typtype IN ('b', 'p')) FILTER (WHERE a.attgenerated = ''), true) "
+    /* binary COPY is safe when every copied column's type is (ddl.h) */
+    "       coalesce(pg_catalog.bool_and(" DDL_BINARY_SAFE("t") ") "
+    "           FILTER (WHERE a.attgenerated = ''), true) "
     "FROM pg_catalog.pg_class c JOIN ns n ON n.oid = c.relnamespace "
     "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
     "     AND NOT a.attisdropped "

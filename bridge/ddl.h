@@ -43,6 +43,15 @@ struct ddl_stmt
     char *sql;   /* owned */
 };
 
+/* SQL: can a column of type T (a pg_type alias, as a string: "t") be copied in
+ * COPY's binary format between two clusters of one major version? When T is
+ * built in (OIDs below 16384 are the same in every cluster, and array and
+ * record binary forms carry the OIDs of their element types), has binary send
+ * and receive, and is an array only of such a type. */
+#define DDL_BINARY_SAFE(t)                                                                         \
+    "(" t ".oid < 16384 AND " t ".typsend <> 0 AND " t ".typreceive <> 0 AND (" t ".typelem "      \
+    "= 0 OR " t ".typelem < 16384) AND " t ".typtype IN ('b', 'p'))"
+
 /* One table to copy. */
 struct ddl_table
 {
@@ -54,9 +63,9 @@ struct ddl_table
     int64_t pages;     /* relpages on the source: the size estimate for chunking */
     int64_t rows;      /* reltuples on the source (-1: never analyzed) */
     int64_t bytes;     /* pg_relation_size on the source */
-    bool binary_ok;    /* every copied column's type is built in, with binary I/O: the copy
-                        * may use COPY's binary format (when both servers are of one major
-                        * version) */
+    bool binary_ok;    /* every copied column's type is DDL_BINARY_SAFE: the copy may use
+                        * COPY's binary format (when both servers are of one major version;
+                        * init.h) */
 };
 
 struct ddl

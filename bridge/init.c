@@ -69,6 +69,8 @@ struct init
     /* this init */
     char consistent[LSN_BUFSZ];
     char snapshot[128];
+    bool binary;       /* the copy goes in COPY's binary format where the types allow */
+    char why[256];     /* the COPY format, and why, for the log */
 };
 
 static void
@@ -88,7 +90,7 @@ init_usage(FILE *out)
           "                            FULL (otherwise they are refused by name)\n"
           "\n"
           "Settings (see memori-bridge --help) may stand anywhere; --jobs N sets the\n"
-          "parallel connections of the copy.\n",
+          "parallel connections of the copy, --copy-format auto|text|binary its format.\n",
           out);
 }
 
@@ -500,6 +502,56 @@ fence_target(struct init *in)
     return true;
 }
 
+/* ---- the COPY format (init.h) ------------------------------------------ */
+
+/* Choose the copy's format (copy_choose_format); --copy-format binary where
+ * it is not safe is a problem for preflight, named with the fix. */
+static bool
+choose_copy_format(struct init *in)
+{
+    /* the source's columns whose types have no portable binary form */
+    static const char unsafe_sql[] =
+        "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), "
+        "       pg_catalog.quote_ident(a.attname), "
+        "       pg_catalog.format_type(a.atttypid, a.atttypmod) "
+        "FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+        "     AND NOT a.attisdropped AND a.attgenerated = '' "
+        "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+        "WHERE c.relkind = 'r' AND NOT c.relispartition "
+        "  AND n.nspname = ANY (pg_catalog.string_to_array(replace($1, ' ', ''), ',')) "
+        "  AND NOT " DDL_BINARY_SAFE("t") " "
+        "ORDER BY 1, a.attnum LIMIT 10";
+    const char *params[1] = {in->conf->schemas};
+    PGresult *res;
+    int r;
+
+    if (!copy_choose_format(in->conf->copy_format, PQserverVersion(in->src) / 10000,
+                            PQserverVersion(in->dst) / 10000, &in->binary, in->why,
+                            sizeof(in->why)))
+    {
+        preflight_add(&in->pf, false, "target", NULL,
+                      "give --copy-format text (or auto, which takes text here)", "%s", in->why);
+        return true;
+    }
+    if (in->conf->copy_format != CONF_COPY_BINARY)
+        return true;
+    res = pgconn_exec(in->src, "could not read the source's column types", unsafe_sql, 1, params,
+                      NULL);
+    if (res == NULL)
+        return false;
+    for (r = 0; r < PQntuples(res); r++)
+        preflight_add(&in->pf, false, "source", NULL,
+                      "give --copy-format auto, which copies such tables in text",
+                      "--copy-format binary: column %s of table %s is of type %s, which COPY's "
+                      "binary format cannot carry to another cluster safely (only built-in base "
+                      "types and their arrays can)",
+                      PQgetvalue(res, r, 1), PQgetvalue(res, r, 0), PQgetvalue(res, r, 2));
+    PQclear(res);
+    return true;
+}
+
 /* ---- the command ------------------------------------------------------ */
 
 static bool
@@ -531,7 +583,7 @@ preflight_all(struct init *in)
 
     log_info("checking the source and the target");
     if (!preflight_check(&in->pf, &src) || !preflight_check(&in->pf, &dst) ||
-        !read_leftovers(in) || !check_target(in))
+        !read_leftovers(in) || !check_target(in) || !choose_copy_format(in))
         return false;
     if (!in->replica_identity_full)
         for (i = 0; i < in->pf.nkeyless; i++)
@@ -563,8 +615,7 @@ load(struct init *in, int64_t started)
     struct copy_options co = {in->conf->source, in->conf->target, in->snapshot,
                               (int) in->conf->jobs, in->conf->connect_timeout_ms,
                               PQserverVersion(in->src) >= 140000, in->sig_fd,
-                              isatty(STDERR_FILENO) == 1,
-                              PQserverVersion(in->src) / 10000 == PQserverVersion(in->dst) / 10000};
+                              isatty(STDERR_FILENO) == 1, in->binary};
     static const enum ddl_phase after[] = {DDL_KEYS, DDL_INDEXES, DDL_FKEYS, DDL_LAST};
     struct ddl d;
     enum pgconn_failure failure;
@@ -577,7 +628,10 @@ load(struct init *in, int64_t started)
         return false;
     log_info("creating %d table(s) of schema(s) %s on the target from the source's definitions",
              d.ntables, in->conf->schemas);
-    if (!create_schema(in, &d) || !copy_tables(&co, &d, &cancelled, &rows, &bytes))
+    if (!create_schema(in, &d))
+        goto out;
+    log_info("COPY format: %s", in->why);
+    if (!copy_tables(&co, &d, &cancelled, &rows, &bytes))
         goto out;
     copied = stream_now_us();
     /* MB as PostgreSQL's pg_size_pretty and the per-table lines count them: 2^20 */

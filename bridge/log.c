@@ -154,6 +154,9 @@ log_msg(enum log_level level, const char *fmt, ...)
     for (char *p = msg; *p != '\0'; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
+    /* masked before JSON escapes a quoted password's quotes and backslashes
+     * out of the shape secret_scrub knows (the whole line is masked again) */
+    secret_scrub(msg, sizeof(msg));
     if (json_lines)
     {
         n = snprintf(line, sizeof(line), "{\"time\":\"");

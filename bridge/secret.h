@@ -3,13 +3,54 @@
  *
  * Two layers. Connection strings are shown only through secret_mask_dsn,
  * which masks the password of a key=value string or a postgresql:// URI.
- * And every password the program learns (from a DSN, from PGPASSWORD) is
- * registered here; log.c scrubs each registered secret from every line before
- * it is written, whatever produced the line (a libpq or server message that
- * quotes a connection string, say).
+ * And every line the program writes goes through secret_scrub (log.c does it
+ * for every line, whatever produced it: a libpq or server message that quotes
+ * a connection string, say), which masks the password's VALUE, not every
+ * string that happens to be equal to it.
+ *
+ * The rule of secret_scrub. Supabase's local password is "postgres", the
+ * name of its user and of its database too: masking every "postgres" would
+ * hide the names an operator needs (dbname=******** user=********) and tell
+ * the reader which word is the password. So a line is masked in two ways:
+ *
+ * 1. Password contexts, always, whatever the value and whether or not it was
+ *    registered: the value after "password=" (any case, so PGPASSWORD= too;
+ *    spaces around '=' as libpq allows; a 'quoted value' with its escapes;
+ *    in a URI query, "?password=" or "&password=", up to the next '&'), and
+ *    the password of a URI's authority, between the first ':' after "://"
+ *    and the '@' that ends the user info (before any '/' or quote; spaces
+ *    included, as libpq's "unexpected spaces found in "..."" echoes them).
+ *    This is where a password shows AS a password, so it never shows there.
+ *
+ * 2. Free text: each registered secret (secret_add, the passwords of the
+ *    DSNs, PGPASSWORD) of at least 4 bytes is masked wherever it stands,
+ *    except where it lies wholly inside an occurrence of a public word: the
+ *    user names, database names and hosts of the DSNs (and PGUSER,
+ *    PGDATABASE, PGHOST), the slot and the schemas, the program's own names
+ *    ("memori-bridge", "memori_bridge") and the URI schemes "postgresql://"
+ *    and "postgres://". Such an occurrence reads as that public name, which
+ *    the output shows anyway; it says nothing about the password, whereas
+ *    masking it would (a reader who sees "dbname=********" in a line that
+ *    names the database elsewhere learns the password). An occurrence that
+ *    sticks out of every public word, or stands alone, is masked: a random
+ *    password that a server quotes in free text never shows.
+ *
+ * So with user, database and password all "postgres", "dbname=postgres
+ * user=postgres" shows as it is and "password=postgres" as
+ * "password=********"; a password that is part of the user name leaves the
+ * user name whole; a password equal to the host leaves the host. The price:
+ * a password equal to (or inside) a public name is not hidden where it
+ * stands as that name, which is all the reader could learn from the name.
+ *
+ * A DSN that libpq cannot parse (it will echo it in its error) is read by its
+ * syntax as far as it goes: the values of its password contexts are secrets,
+ * its user, host and database public words.
+ * A dbname that is itself a connection string is not a public word: it is
+ * registered as the DSN that libpq makes of it. No public word holds '=' or
+ * "://": one that could hold a password context is never registered.
  *
  * Registration happens while the program starts, before any thread; after
- * that the list is only read, so it needs no lock.
+ * that the lists are only read, so they need no lock.
  */
 #ifndef MB_SECRET_H
 #define MB_SECRET_H
@@ -23,10 +64,15 @@
 /* Register S (copied) as a secret. Empty strings are ignored. */
 void secret_add(const char *s);
 
-/* Register the password of connection string DSN, if it has one. */
+/* Register WORD (copied) as a public word: a name the output may show even
+ * where it holds a secret (see above). Empty strings are ignored. */
+void secret_add_public(const char *word);
+
+/* Register the password of connection string DSN, if it has one, as a secret,
+ * and its user, dbname, host and hostaddr as public words. */
 void secret_add_dsn(const char *dsn);
 
-/* Forget every registered secret (tests). */
+/* Forget every registered secret and public word (tests). */
 void secret_clear(void);
 
 /*
@@ -38,8 +84,10 @@ void secret_clear(void);
 char *secret_mask_dsn(const char *dsn, char *buf, size_t len);
 
 /*
- * Replace every registered secret in the NUL-terminated LINE (buffer of CAP
- * bytes) by SECRET_MASK, in place. A line that would grow past CAP is cut.
+ * Mask the password contexts and the registered secrets of the NUL-terminated
+ * LINE (buffer of CAP bytes) by the rule above, in place. A line that would
+ * grow past CAP is cut at the mask that makes it grow past, which is written
+ * as far as it fits: what is left is a prefix of the fully masked line.
  * Returns the new length.
  */
 size_t secret_scrub(char *line, size_t cap);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -619,7 +620,36 @@ database_url(const char *dsn, const char *keep, char *display, size_t dlen, char
     PQconninfoFree(opts);
 }
 
-/* Replace the MEMORI_DATABASE_URL line of FILE (or add it), atomically. */
+/* Give the file open as TO the mode, owner and group of the one open as FROM
+ * (FILE, for the message). Changing the owner needs root: it is asked for
+ * only when it differs. */
+static bool
+keep_attributes(int from, int to, const char *file)
+{
+    struct stat st;
+
+    if (fstat(from, &st) != 0)
+    {
+        log_error("could not read the mode and owner of %s: %s", file, strerror(errno));
+        return false;
+    }
+    if (((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+         fchown(to, st.st_uid, st.st_gid) != 0) ||
+        fchmod(to, st.st_mode & 07777) != 0)
+    {
+        log_error("could not give the new %s the old one's owner (uid %d, gid %d) and mode %04o: "
+                  "%s; run as its owner or as root, or set MEMORI_DATABASE_URL there by hand",
+                  file, (int) st.st_uid, (int) st.st_gid, (unsigned) (st.st_mode & 07777),
+                  strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Replace the MEMORI_DATABASE_URL line of FILE (or add it), atomically. The
+ * new file keeps the old one's mode, owner and group (mkstemp makes it 0600
+ * and the caller's): an application that reads it as another user still
+ * can. */
 static bool
 write_env_file(const char *file, const char *dsn, char *display, size_t dlen)
 {
@@ -650,8 +680,20 @@ write_env_file(const char *file, const char *dsn, char *display, size_t dlen)
     if (fd < 0 || (out = fdopen(fd, "w")) == NULL)
     {
         log_error("could not write %s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+        {
+            close(fd);
+            unlink(tmp);
+        }
         if (in != NULL)
             fclose(in);
+        return false;
+    }
+    if (in != NULL && !keep_attributes(fileno(in), fd, file))
+    {
+        fclose(out);
+        fclose(in);
+        unlink(tmp);
         return false;
     }
     while (in != NULL && fgets(line, sizeof(line), in) != NULL)

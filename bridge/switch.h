@@ -21,7 +21,9 @@
  *  7. the side they move to unfenced;
  *  8. the switch recorded (a running bridge turns around), the old slot
  *     retired, the new MEMORI_DATABASE_URL printed (password masked) and, with
- *     --env-file FILE, written into that file.
+ *     --env-file FILE, written into that file (a new file in its place,
+ *     renamed over it, with the old file's mode, owner and group; a file
+ *     made anew is 0600, as it holds a password).
  * A failure or a signal at any step puts everything back and says so.
  * Returns 0 done, 1 failed (and put back), 2 usage, 3 refused for lag.
  */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # cleanup: after a cutover both sides hold the bridge's slots, origins, fences
-# and schema. cleanup lists them and changes nothing; --yes is refused while a
-# bridge streams; once it stops, --yes drops everything on both sides and
+# and schema. cleanup lists them and changes nothing, exit 0, also while a
+# bridge streams (and says so); --yes is refused while a bridge streams; once
+# it stops, --yes drops everything on both sides and
 # leaves memori's data alone; a second run finds nothing (exit 0). A shared
 # memori_bridge schema keeps the other slot's rows; --keep-fences keeps the
 # fences working; --side cleans one side when the other is gone.
@@ -12,6 +13,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mb_start 2
 mb_switch_setup 200
 mb_start_run
+# (the cutover hands over to this bridge only once it streams)
 mb_wait_streaming "$SRC" memori_bridge
 mb_expect 0 "cutover done" cutover || mb_die "cutover failed"
 mb_sql "$DST" "INSERT INTO memori.memories (user_id, content) VALUES ('after', 'cutover')"
@@ -30,26 +32,41 @@ leftovers()
 [ "$(leftovers "$SRC")" = "0 slots, 0 origins, 4 fences, 1 schema" ] || mb_fail "source before: $(leftovers "$SRC")"
 [ "$(leftovers "$DST")" = "1 slots, 1 origins, 4 fences, 1 schema" ] || mb_fail "target before: $(leftovers "$DST")"
 
+all_there="0 slots, 0 origins, 4 fences, 1 schema / 1 slots, 1 origins, 4 fences, 1 schema"
+both() { echo "$(leftovers "$SRC") / $(leftovers "$DST")"; }
+# list_has REGEX...: each line is in what cleanup printed
+list_has()
+{
+    local line
+    for line in "$@"; do
+        grep -qE -- "$line" "$MB_TMP/out" || mb_fail "the list lacks /$line/: $(cat "$MB_TMP/out")"
+    done
+}
+
 # a bridge streams: refused, nothing dropped
 mb_wait_streaming "$DST" memori_bridge_reverse
 mb_expect 1 'slot "memori_bridge_reverse" on the target is streamed by a bridge \(walsender PID [0-9]+\); stop that bridge first' \
     cleanup --yes && mb_ok "--yes while a bridge streams: exit 1, named"
-[ "$(leftovers "$SRC") / $(leftovers "$DST")" = "0 slots, 0 origins, 4 fences, 1 schema / 1 slots, 1 origins, 4 fences, 1 schema" ] &&
-    mb_ok "nothing was dropped" || mb_fail "after the refusal: $(leftovers "$SRC") / $(leftovers "$DST")"
+[ "$(both)" = "$all_there" ] && mb_ok "nothing was dropped" || mb_fail "after the refusal: $(both)"
+# the list, while a bridge streams: exit 0, it says so, nothing dropped
+mb_expect 0 "" cleanup && mb_ok "cleanup without --yes while a bridge streams: exit 0"
+list_has "  slot memori_bridge_reverse: streamed by a bridge" \
+    'a bridge is streaming slot "memori_bridge_reverse" on the target \(walsender PID [0-9]+\): cleanup --yes refuses until that bridge stops' \
+    "nothing dropped: stop the bridge, then run again with --yes"
+[ "$(both)" = "$all_there" ] && mb_ok "the list changed nothing" || mb_fail "after the list: $(both)"
+[ "$(mb_val "$DST" "SELECT active FROM pg_replication_slots WHERE slot_name = 'memori_bridge_reverse'")" = t ] &&
+    mb_ok "the reverse slot is still streamed" || mb_fail "the reverse slot is not streamed any more"
 kill -TERM "$RUN_PID"
 wait "$RUN_PID"
 
 # the list, without --yes
 mb_expect 0 "" cleanup && mb_ok "cleanup without --yes: exit 0"
-for line in "  fence trigger memori_bridge_fence on 4 tables (up: writes are refused)" \
+list_has "  fence trigger memori_bridge_fence on 4 tables \(up: writes are refused\)" \
     "  slot memori_bridge_reverse: not streamed" "  replication origin memori_bridge$" \
-    "  fence trigger memori_bridge_fence on 4 tables (down)" "  schema memori_bridge (the bridge" \
-    "memori lives on the target (cut over); after cleanup the source takes writes again" \
-    "nothing dropped: run again with --yes"; do
-    grep -q -- "$line" "$MB_TMP/out" || mb_fail "the list lacks \"$line\": $(cat "$MB_TMP/out")"
-done
-[ "$(leftovers "$SRC") / $(leftovers "$DST")" = "0 slots, 0 origins, 4 fences, 1 schema / 1 slots, 1 origins, 4 fences, 1 schema" ] &&
-    mb_ok "the list changed nothing" || mb_fail "after the list: $(leftovers "$SRC") / $(leftovers "$DST")"
+    "  fence trigger memori_bridge_fence on 4 tables \(down\)" "  schema memori_bridge \(the bridge" \
+    "memori lives on the target \(cut over\); after cleanup the source takes writes again" \
+    "nothing dropped: run again with --yes"
+[ "$(both)" = "$all_there" ] && mb_ok "the list changed nothing" || mb_fail "after the list: $(both)"
 grep -q "$PGH_PASSWORD" "$MB_TMP/out" && mb_fail "the password is in the list"
 
 before_src=$(mb_val "$SRC" "SELECT count(*) || ' ' || sum(hashtext(content)) FROM memori.memories")

@@ -1,10 +1,10 @@
 #!/bin/bash
 # Secrets: no password reaches the output. This runs the bridge through the
 # ways a password can travel (a URI, key=value, PGPASSWORD, a configuration
-# file, a failed login, debug logging), then greps everything the test suite
-# has printed so far (every integration test's bridge output, and ctest's own
-# log) for the harness password and the ones used here. ctest runs it after
-# the other integration tests (DEPENDS).
+# file, a failed login, debug logging, a password equal to the user name),
+# then greps everything the test suite has printed so far (every integration
+# test's bridge output, and ctest's own log) for the harness password and the
+# ones used here. ctest runs it after the other integration tests (DEPENDS).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
@@ -31,6 +31,43 @@ printf 'source = %s\nnonsense = 1\n' "$SRC" >"$MB_TMP/bad.conf"
 mb_expect 2 "bad.conf:2: unknown key \"nonsense\"" --config "$MB_TMP/bad.conf" run && mb_ok "bad config key"
 # a DSN libpq cannot parse
 mb_expect 1 "" run --source "host=127.0.0.1 password=$password port=notaport" --target "$DST"
+
+# A password equal to the user name (Supabase's local one is "postgres", like
+# its user and database): the name shows, the password never does where it
+# stands as a password (password=, the URI's user:password@, PGPASSWORD=).
+# (Not "memori": that is the default schema's name, public anyway.)
+mb_sql "$SRC_ADMIN" "CREATE ROLE mbagent LOGIN SUPERUSER PASSWORD 'mbagent'"
+same="host=127.0.0.1 port=$PGH_1_PORT dbname=postgres user=mbagent"
+same_uri="postgresql://mbagent:mbagent@127.0.0.1:$PGH_1_PORT/postgres"
+: >"$MB_TMP/same.out"
+# same_expect CODE REGEX ARGS: mb_expect, its output kept in same.out too
+same_expect()
+{
+    local rc=0
+    mb_expect "$@" || rc=1
+    cat "$MB_TMP/out" "$MB_TMP/err" >>"$MB_TMP/same.out"
+    return $rc
+}
+mb_sql "$SRC" "INSERT INTO memori.memories (user_id, content) VALUES ('mbagent', 'same password')"
+end=$(mb_val "$SRC" "SELECT pg_current_wal_lsn()")
+same_expect 0 'from the source \(host=127\.0\.0\.1 port=[0-9]+ dbname=postgres user=mbagent\)' \
+    run --source "$same password=mbagent" --target "$DST" --stop-at "$end" --log-level debug --lag-interval 0 &&
+    mb_ok "password = user name, key=value: the user shows"
+PGPASSWORD=mbagent same_expect 0 'user=mbagent' run --source "$same" --target "$DST" --stop-at "$end" \
+    --log-format json --lag-interval 0 && mb_ok "password = user name, in PGPASSWORD, JSON lines"
+same_expect 0 'from the source \(host=127\.0\.0\.1 port=[0-9]+ dbname=postgres user=mbagent\)' \
+    run --source "$same_uri" --target "$DST" --stop-at "$end" --lag-interval 0 &&
+    mb_ok "password = user name, in a URI"
+# libpq echoes a URI it cannot parse
+same_expect 1 'not valid: unexpected character "x" at position [0-9]+ in URI \(expected ":" or "/"\): "postgresql://mbagent:\*{8}@\[::1\]x/postgres"' \
+    status --source "postgresql://mbagent:mbagent@[::1]x/postgres" --target "$DST" &&
+    mb_ok "libpq's echo of a bad URI: the user shows, the password is masked"
+grep -q "user=mbagent" "$MB_TMP/same.out" || mb_fail "no user=mbagent in the output"
+if grep -iE "password *= *'?mbagent|mbagent:mbagent@" "$MB_TMP/same.out"; then
+    mb_fail "the password \"mbagent\" shows as a password (lines above)"
+else
+    mb_ok "searched $(wc -l <"$MB_TMP/same.out") lines: user=mbagent shows, the password never as a password"
+fi
 
 outputs=("$MB_OUTDIR"/*.log)
 [ "${#outputs[@]}" -ge 2 ] || mb_fail "expected the outputs of the other tests in $MB_OUTDIR"

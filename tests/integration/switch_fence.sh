@@ -5,11 +5,12 @@
 # cutover that meets a transaction still writing on the source waits for it up
 # to --fence-timeout, then puts everything back; --terminate-writers ends it.
 # With no bridge running, cutover drains the stream itself and says how to
-# start the reverse one; it rewrites MEMORI_DATABASE_URL in --env-file. After
-# a rollback, the forward lag counts from the new forward slot. On the
-# Supabase source, a postgres role that may not set session_replication_role
-# (the supautils setting, here a GRANT) could not take the way back: cutover
-# refuses before it changes anything, and names who runs the fix.
+# start the reverse one; it rewrites MEMORI_DATABASE_URL in --env-file, which
+# keeps its mode and owner (a new one is 0600). After a rollback, the forward
+# lag counts from the new forward slot. On the Supabase source, a postgres role
+# that may not set session_replication_role (the supautils setting, here a
+# GRANT) could not take the way back: cutover refuses before it changes
+# anything, and names who runs the fix.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 . "$here/switch_lib.sh"
@@ -65,6 +66,14 @@ mb_fenced "$DST" || mb_fail "the target is not fenced any more"
 
 # again, ending the writer; no bridge runs: cutover drains itself
 printf 'OTHER=kept\nMEMORI_DATABASE_URL="postgresql://old@example:5432/memori?options=-c%%20search_path%%3Dmemori"\nLAST=kept too\n' >"$MB_TMP/app.env"
+# the application reads it as another user: its mode and owner stay (as root,
+# owner mbtest, the harness's cluster user; otherwise the mode only)
+chmod 0640 "$MB_TMP/app.env"
+env_owner=$(id -un):$(id -gn)
+if [ "$(id -u)" = 0 ]; then
+    env_owner=mbtest:$(id -gn mbtest)
+    chown "$env_owner" "$MB_TMP/app.env" || mb_die "could not chown the env file to $env_owner"
+fi
 if mb_expect 0 "cutover done: writes were paused for" cutover --fence-timeout 500ms --terminate-writers \
     --env-file "$MB_TMP/app.env"; then
     mb_ok "cutover ended the writer in flight and went through"
@@ -82,6 +91,9 @@ if [ "$(sed -n 1p "$MB_TMP/app.env")" = OTHER=kept ] && [ "$(sed -n 3p "$MB_TMP/
 else
     mb_fail "env file: $(sed "s/$PGH_PASSWORD/(password)/" "$MB_TMP/app.env")"
 fi
+[ "$(stat -c '%a %U:%G' "$MB_TMP/app.env")" = "640 $env_owner" ] &&
+    mb_ok "the env file kept its mode 0640 and owner $env_owner" ||
+    mb_fail "the env file's mode and owner: $(stat -c '%a %U:%G' "$MB_TMP/app.env"), expected 640 $env_owner"
 
 mb_fenced "$SRC" && mb_ok "the source is fenced now" || mb_fail "the source is not fenced"
 out=$("${PSQL[@]}" -d "$SRC" -c "DELETE FROM memori.memories WHERE id = 2" 2>&1)
@@ -126,5 +138,8 @@ old=$(mb_val "$SRC" "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$(mb_val "$DS
 lag=$(jq -r '.lag.forward.bytes' "$MB_TMP/out")
 [ "$lag" -lt 1048576 ] 2>/dev/null && mb_ok "status: forward lag $lag bytes, from the new slot ($old since the old progress)" ||
     mb_fail "status: forward lag $lag bytes after a rollback ($old since the old progress)"
-mb_expect 0 "cutover done" cutover --max-lag-bytes 1MB && mb_ok "cutover after it, under --max-lag-bytes 1MB"
+mb_expect 0 "cutover done" cutover --max-lag-bytes 1MB --env-file "$MB_TMP/new.env" &&
+    mb_ok "cutover after it, under --max-lag-bytes 1MB"
+[ "$(stat -c '%a' "$MB_TMP/new.env")" = 600 ] && mb_ok "an env file made anew is 0600 (it holds a password)" ||
+    mb_fail "a new env file's mode: $(stat -c '%a' "$MB_TMP/new.env")"
 mb_finish

@@ -1,6 +1,7 @@
 /*
  * test_secret.c - passwords never reach the output: connection strings
- * masked by their syntax, registered secrets scrubbed from free text.
+ * masked by their syntax, password contexts masked in any line, registered
+ * secrets masked in free text but where they read as a public name.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -261,4 +262,146 @@ Test(secret, clear_forgets_every_secret)
     out = scrub("hunter22", 64, &len);
     expect_str(out, "hunter22");
     free(out);
+}
+
+/* ---- the password's value, not every string equal to it (secret.h) ---- */
+
+/* Scrub LINE (in a roomy buffer) and check it reads WANT. */
+static void
+expect_scrubbed(const char *line, const char *want)
+{
+    size_t len;
+    char *out = scrub(line, 1024, &len);
+
+    cr_assert(eq(str, out, (char *) want), "scrubbed [%s]\n       to [%s]\n  not to [%s]", line,
+              out, want);
+    cr_assert(eq(sz, len, strlen(out)));
+    free(out);
+}
+
+/* Supabase's local defaults: user, database and password all "postgres". */
+Test(secret, shows_user_and_database_named_like_the_password_of_a_keyword_dsn)
+{
+    secret_add_dsn("host=127.0.0.1 port=54322 dbname=postgres user=postgres password=postgres");
+    expect_scrubbed("streaming from the source (host=127.0.0.1 port=54322 dbname=postgres "
+                    "user=postgres)",
+                    "streaming from the source (host=127.0.0.1 port=54322 dbname=postgres "
+                    "user=postgres)");
+    expect_scrubbed("host=127.0.0.1 dbname=postgres user=postgres password=postgres",
+                    "host=127.0.0.1 dbname=postgres user=postgres password=********");
+    expect_scrubbed("dbname=postgres password = 'postgres' user=postgres",
+                    "dbname=postgres password = ******** user=postgres");
+    expect_scrubbed("PGPASSWORD=postgres psql -U postgres", "PGPASSWORD=******** psql -U postgres");
+}
+
+Test(secret, shows_user_and_database_named_like_the_password_of_a_uri)
+{
+    secret_add_dsn("postgresql://postgres:postgres@127.0.0.1:54322/postgres");
+    expect_scrubbed("MEMORI_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:54322/postgres",
+                    "MEMORI_DATABASE_URL=postgresql://postgres:********@127.0.0.1:54322/postgres");
+    expect_scrubbed("postgres://postgres@127.0.0.1/postgres?sslmode=disable&password=postgres",
+                    "postgres://postgres@127.0.0.1/postgres?sslmode=disable&password=********");
+    expect_scrubbed("password authentication failed for user \"postgres\"",
+                    "password authentication failed for user \"postgres\"");
+}
+
+/* libpq's "invalid ... in URI" messages echo the URI it could not parse. */
+Test(secret, masks_the_password_of_a_uri_that_libpq_echoes)
+{
+    secret_add_dsn("postgresql://postgres:postgres@127.0.0.1:5432/postgres");
+    expect_scrubbed("invalid URI query parameter: \"postgresql://postgres:postgres@127.0.0.1:5432/"
+                    "postgres?bad\"",
+                    "invalid URI query parameter: \"postgresql://postgres:********@127.0.0.1:5432/"
+                    "postgres?bad\"");
+    /* a password with a space: libpq cannot parse the URI, but its syntax
+     * still says where the password stands, and that is registered */
+    secret_add_dsn("postgresql://postgres:s3 cr3t@127.0.0.1/postgres");
+    expect_scrubbed("unexpected spaces found in \"postgresql://postgres:s3 cr3t@127.0.0.1/"
+                    "postgres\", use percent-encoded spaces (%20) instead",
+                    "unexpected spaces found in \"postgresql://postgres:********@127.0.0.1/"
+                    "postgres\", use percent-encoded spaces (%20) instead");
+    expect_scrubbed("then s3 cr3t alone", "then ******** alone");
+}
+
+Test(secret, keeps_the_user_name_that_holds_the_password)
+{
+    secret_add_dsn("host=db user=agentsmith password=smith dbname=memori");
+    expect_scrubbed("role \"agentsmith\" on host=db user=agentsmith password=smith",
+                    "role \"agentsmith\" on host=db user=agentsmith password=********");
+    expect_scrubbed("postgresql://agentsmith:smith@db/memori",
+                    "postgresql://agentsmith:********@db/memori");
+    /* alone, or in another word, it is masked */
+    expect_scrubbed("smith said hello", "******** said hello");
+    expect_scrubbed("blacksmiths", "black********s");
+}
+
+Test(secret, masks_a_password_that_sticks_out_of_a_public_word)
+{
+    secret_add_dsn("host=h user=alice password=lice99");
+    expect_scrubbed("role alice: alice99", "role alice: a********");
+}
+
+Test(secret, keeps_the_host_that_equals_the_password)
+{
+    secret_add_dsn("host=db.internal port=5433 user=memori password=db.internal dbname=memori");
+    expect_scrubbed("could not connect to host=db.internal port=5433 dbname=memori user=memori",
+                    "could not connect to host=db.internal port=5433 dbname=memori user=memori");
+    expect_scrubbed("host=db.internal password=db.internal", "host=db.internal password=********");
+    expect_scrubbed("postgresql://memori:db.internal@db.internal:5433/memori",
+                    "postgresql://memori:********@db.internal:5433/memori");
+}
+
+Test(secret, masks_a_random_password_that_stands_bare_in_free_text)
+{
+    secret_add_dsn("host=127.0.0.1 user=postgres dbname=postgres "
+                   "password=Xq7vR2pL9wK4mZ8tB3nJ6cF1");
+    expect_scrubbed("server said: role postgres with Xq7vR2pL9wK4mZ8tB3nJ6cF1 at 127.0.0.1",
+                    "server said: role postgres with ******** at 127.0.0.1");
+    expect_scrubbed("\"Xq7vR2pL9wK4mZ8tB3nJ6cF1\"", "\"********\"");
+}
+
+/* A password context is masked by its syntax, registered or not, and
+ * whatever the password's length. */
+Test(secret, masks_every_password_context_even_unregistered)
+{
+    expect_scrubbed("host=h password=abc user=u", "host=h password=******** user=u");
+    expect_scrubbed("password='it\\'s a b' x", "password=******** x");
+    expect_scrubbed("PGPASSWORD=pw1 cmd", "PGPASSWORD=******** cmd");
+    expect_scrubbed("postgresql://u:pw@h/db?password=pw2&x=1",
+                    "postgresql://u:********@h/db?password=********&x=1");
+    /* nothing to mask */
+    expect_scrubbed("password authentication failed", "password authentication failed");
+    expect_scrubbed("postgresql://u@h:5432/db", "postgresql://u@h:5432/db");
+    expect_scrubbed("password=", "password=");
+}
+
+Test(secret, masks_the_password_of_a_dbname_that_is_a_connection_string)
+{
+    secret_add_dsn("dbname='host=h password=inner-pw9 dbname=memori' user=u");
+    expect_scrubbed("inner-pw9 and memori", "******** and memori");
+}
+
+/* Masking a fixed word would tell the reader the password. */
+Test(secret, keeps_the_programs_own_names)
+{
+    secret_add_dsn("host=h user=u password=memori");
+    expect_scrubbed("memori-bridge: slot \"memori_bridge\" of memori",
+                    "memori-bridge: slot \"memori_bridge\" of ********");
+    secret_add_public("memori");
+    expect_scrubbed("copying memori.memories", "copying memori.memories");
+}
+
+/* libpq cannot parse it, so the syntax says which word is the name. */
+Test(secret, reads_the_names_of_a_dsn_libpq_cannot_parse)
+{
+    secret_add_dsn("postgresql://agent7:agent7@[::1]x/agent7db");
+    expect_scrubbed("in URI: \"postgresql://agent7:agent7@[::1]x/agent7db\"",
+                    "in URI: \"postgresql://agent7:********@[::1]x/agent7db\"");
+    secret_add_dsn("host=h user=bot99 password=bot99 dbname='unterminated");
+    expect_scrubbed("role bot99", "role bot99");
+    expect_scrubbed("password=bot99", "password=********");
+    /* what holds '=' where a name stands is no public word: it would keep
+     * the password inside it */
+    secret_add_dsn("user=u dbname='x=zed99pw' password=zed99pw port 5432");
+    expect_scrubbed("x=zed99pw", "x=********");
 }
