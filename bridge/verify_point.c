@@ -29,6 +29,9 @@ extern const char bridge_objects_sql[];
 static bool
 make_point(struct verify *v)
 {
+    static unsigned attempt; /* the server drops a closed connection's
+                              * temporary slot a moment later: a new name
+                              * for each point taken */
     char cmd[256];
     PGresult *res;
 
@@ -39,9 +42,9 @@ make_point(struct verify *v)
     if (v->repl == NULL)
         return false;
     snprintf(cmd, sizeof(cmd),
-             "CREATE_REPLICATION_SLOT \"memori_bridge_verify_%d\" TEMPORARY LOGICAL wal2json "
-             "EXPORT_SNAPSHOT",
-             (int) getpid());
+             "CREATE_REPLICATION_SLOT \"memori_bridge_verify_%d_%u\" TEMPORARY LOGICAL "
+             "wal2json EXPORT_SNAPSHOT",
+             (int) getpid(), attempt++);
     res = PQexec(v->repl, cmd);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
     {
