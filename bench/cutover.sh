@@ -8,6 +8,10 @@
 #   bench/cutover.sh [BUILD_DIR]          (default: build)
 #
 # Knobs (environment):
+#   MB_BENCH_SOURCE_PROFILE  supabase (default) or superuser: memori-bridge's source
+#                          made the way Supabase makes it, the bridge and the
+#                          writers connecting as its non-superuser postgres role,
+#                          or a plain cluster where postgres is the superuser
 #   MB_BRIDGE              the binary (default BUILD_DIR/bridge/memori-bridge)
 #   MB_WRITER              the writer (default BUILD_DIR/tests/integration/switch_writer)
 #   MB_CUTOVER_ROUNDS      switches of the bridge, and rounds of the recipe (default 5)
@@ -30,6 +34,15 @@
 # deltas over the time before the switch (recipe, where the writers die).
 #
 # 1. memori-bridge. Two throwaway PostgreSQL 15 clusters (tests/harness/pgh).
+# With the supabase profile the source is made as Supabase makes it (pgh start
+# --supabase 1: bootstrap superuser supabase_admin, postgres NOSUPERUSER
+# REPLICATION), and everything connects to it as postgres: the schema and seed
+# rows, the bridge, the writers and the checks. Nothing of this part needs its
+# superuser. After a cutover the bridge applies into that source as postgres,
+# which may not use the replication origin functions: there it records
+# progress in memori_bridge.progress only and tags each transaction (docs/
+# DESIGN.md, invariants 1 and 5). The target is a plain cluster, as the
+# standalone container is.
 # The source gets sql/memori_schema.sql and seed rows; `memori-bridge init`;
 # `memori-bridge run` in the background, for the whole run (it follows every
 # switch by itself). Then ROUNDS switches, alternately cutover and rollback
@@ -46,7 +59,10 @@
 # both sides, and `memori-bridge verify` must find both sides equal. Warning
 # and error lines in the bridge's logs (run, and each switch) are printed.
 #
-# 2. pg_easy_replicate's recipe, one psql per step, on two fresh clusters. Each
+# 2. pg_easy_replicate's recipe, one psql per step, on two fresh plain clusters
+# whatever MB_BENCH_SOURCE_PROFILE says: the recipe runs as their superuser
+# postgres, since CREATE PUBLICATION ... FOR TABLES IN SCHEMA and CREATE
+# SUBSCRIPTION need one on PostgreSQL 15. Each
 # round gets fresh databases: the source gets the memori schema and the same
 # seed rows, the target the schema; a publication FOR TABLES IN SCHEMA memori,
 # and a subscription (copy_data = true) that is waited for until the initial
@@ -89,6 +105,7 @@ rounds=${MB_CUTOVER_ROUNDS:-5}
 rate=${MB_CUTOVER_RATE:-2000}
 nwriters=${MB_CUTOVER_WRITERS:-4}
 delay_fixed=${MB_CUTOVER_DELAY_US:-}
+profile=${MB_BENCH_SOURCE_PROFILE:-supabase}
 before_s=3   # seconds of load before each switch
 after_s=2    # and after it (bridge)
 calib_s=3
@@ -103,6 +120,11 @@ for v in rounds rate nwriters; do
     [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer, not \"${!v}\""
 done
 [ -z "$delay_fixed" ] || [[ $delay_fixed =~ ^[0-9]+$ ]] || die "MB_CUTOVER_DELAY_US must be a number of microseconds"
+case $profile in
+    supabase) pgh_profile=(--supabase 1) ;;
+    superuser) pgh_profile=() ;;
+    *) die "MB_BENCH_SOURCE_PROFILE is \"$profile\"; use supabase or superuser" ;;
+esac
 [ "$nwriters" -le 9 ] || die "MB_CUTOVER_WRITERS is at most 9 (switch k's writers take the indexes 10k to 10k + 9)"
 [ -x "$bridge" ] || die "$bridge not found (build it, or point MB_BRIDGE at it)"
 [ -x "$writer" ] || die "$writer not found (build the tests, or point MB_WRITER at it)"
@@ -145,11 +167,12 @@ cleanup()
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# Start a set of two clusters: sets SET, BIN, PORT1, PORT2 and PW.
+# Start a set of two clusters (pgh start options, such as --supabase 1, as
+# arguments): sets SET, BIN, PORT1, PORT2 and PW.
 start_set()
 {
     local out
-    out=$("$pgh" start --count 2 --owner $$) || die "could not start the clusters"
+    out=$("$pgh" start --count 2 --owner $$ "$@") || die "could not start the clusters"
     eval "$out"
     sets+=("$PGH_SET")
     SET=$PGH_SET
@@ -174,8 +197,15 @@ pgpass_line() { printf '127.0.0.1:*:*:%s:%s\n' "$1" "$(printf '%s' "$2" | sed 's
 export PGPASSFILE=$work/pgpass
 export MB_APP_PW=$app_pw
 
-start_set
+start_set "${pgh_profile[@]}"
+[ "$PGH_1_PROFILE" = "$profile" ] || die "the source came up with the $PGH_1_PROFILE profile, not $profile"
 (umask 077 && { pgpass_line postgres "$PW"; pgpass_line app "$app_pw"; } >"$PGPASSFILE")
+say "source of memori-bridge: $profile profile"
+if [ "$profile" = supabase ]; then
+    profile_what="made as Supabase makes it; the bridge and the writers connect as its postgres (NOSUPERUSER REPLICATION)"
+else
+    profile_what="a plain cluster; the bridge and the writers connect as its superuser postgres"
+fi
 say "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $("$BIN/postgres" --version)"
 
 dsn() { printf 'host=127.0.0.1 port=%s user=%s dbname=%s' "$1" "${2:-postgres}" "${3:-postgres}"; }
@@ -250,7 +280,7 @@ export MEMORI_BRIDGE_SOURCE=$S1 MEMORI_BRIDGE_TARGET=$T1
 run_pid=$!
 bg_pids+=("$run_pid")
 for ((i = 0; i < 100; i++)); do
-    grep -q 'memori-bridge: streaming slot' "$work/run.log" && break
+    grep -qs 'memori-bridge: streaming slot' "$work/run.log" && break
     kill -0 "$run_pid" 2>/dev/null || { sed 's/^/    /' "$work/run.log" >&2; die "memori-bridge run exited"; }
     sleep 0.1
 done
@@ -315,12 +345,14 @@ for ((k = 1; k <= rounds; k++)); do
 done
 
 # Everything on the other side too, then the writers' models on both sides.
-if [ "$side" = target ]; then live=$T1 other=$S1 origin=memori_bridge_reverse
-else live=$S1 other=$T1 origin=memori_bridge; fi
+# The progress is read from the bridge's table (the row is named after the
+# direction): postgres on Supabase may not read a replication origin.
+if [ "$side" = target ]; then live=$T1 other=$S1 direction=memori_bridge_reverse
+else live=$S1 other=$T1 direction=memori_bridge; fi
 end=$(qv "$live" "SELECT pg_current_wal_lsn()")
 q "$other" -c "DO \$\$ DECLARE deadline timestamptz := clock_timestamp() + interval '60 s'; BEGIN
-        WHILE NOT coalesce(pg_replication_origin_progress('$origin', true) >= '$end', false) LOOP
-            IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'origin $origin did not reach $end in 60 s'; END IF;
+        WHILE NOT coalesce((SELECT end_lsn >= '$end' FROM memori_bridge.progress WHERE slot = '$direction'), false) LOOP
+            IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'the progress of $direction did not reach $end in 60 s'; END IF;
             PERFORM pg_sleep(0.01);
         END LOOP; END \$\$" || die "the stream did not carry the last writes to the other side"
 all_idx=()
@@ -543,7 +575,8 @@ echo "## memori cutover benchmark"
 echo
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $("$BIN/postgres" --version | sed 's/^postgres (PostgreSQL)/PostgreSQL/'); wal2json $(dpkg-query -W -f '${Version}' postgresql-15-wal2json 2>/dev/null || echo '?')"
 echo "machine: ${busy_before}% busy in the 2 s before the run; load average before: $load_before, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "command: ${MB_BRIDGE:+MB_BRIDGE=$MB_BRIDGE }${MB_WRITER:+MB_WRITER=$MB_WRITER }MB_CUTOVER_ROUNDS=$rounds MB_CUTOVER_RATE=$rate MB_CUTOVER_WRITERS=$nwriters${delay_fixed:+ MB_CUTOVER_DELAY_US=$delay_fixed} bench/cutover.sh $build_arg"
+echo "source of memori-bridge: $profile profile: $profile_what; the recipe: plain clusters, as their superuser"
+echo "command: MB_BENCH_SOURCE_PROFILE=$profile ${MB_BRIDGE:+MB_BRIDGE=$MB_BRIDGE }${MB_WRITER:+MB_WRITER=$MB_WRITER }MB_CUTOVER_ROUNDS=$rounds MB_CUTOVER_RATE=$rate MB_CUTOVER_WRITERS=$nwriters${delay_fixed:+ MB_CUTOVER_DELAY_US=$delay_fixed} bench/cutover.sh $build_arg"
 echo
 echo "load: $nwriters switch_writer processes, DELAY_US=$delay ($calibration), one row change per write;"
 echo "achieved: $b_rate writes/s during the bridge's switches, $r_rate row changes/s during the recipe's rounds (medians of the $rounds windows)"

@@ -3,13 +3,20 @@
 # wal2json decode ceiling) and PostgreSQL's native logical replication (text
 # and binary), in the same run, on the same machine:
 #   1. drain throughput: how fast each one empties the same backlog of memori
-#      row changes that built up while nothing was reading;
+#      row changes that built up while nothing was reading; the bridge twice,
+#      applying as a role that may use the replication origin functions and as
+#      one that may not (progress in its table only, and each transaction
+#      tagged: the path that applies into Supabase after a cutover);
 #   2. steady-state lag: heartbeat lag p50/p99/max of the bridge and of native
 #      replication (text) under a constant write rate.
 #
 #   bench/replication.sh [BUILD_DIR]          (default: build)
 #
 # Knobs (environment):
+#   MB_BENCH_SOURCE_PROFILE  supabase (default) or superuser: the source made the way
+#                         Supabase makes it, every consumer connecting as its
+#                         non-superuser postgres role, or a plain cluster where
+#                         postgres is the superuser
 #   MB_BRIDGE             the binary (default BUILD_DIR/bridge/memori-bridge); when it
 #                         is missing, or its `run` is not built yet, the bridge rows
 #                         are skipped with a message
@@ -24,11 +31,24 @@
 #
 # Clusters: two throwaway PostgreSQL 15 clusters (tests/harness/pgh), the source
 # and the target, on this machine; both get sql/memori_schema.sql and
-# bench/replication_setup.sql.
+# bench/replication_setup.sql. With the supabase profile (pgh start --supabase
+# 1) the source's bootstrap superuser is supabase_admin and postgres is
+# NOSUPERUSER REPLICATION, as on Supabase. Every consumer (pg_recvlogical, the
+# subscriptions, the bridge), the workload and the checks connect to the
+# source as postgres. Only the script's own set-up goes through the admin DSN
+# (PGH_1_ADMIN_DSN), where postgres may not: CREATE PUBLICATION ... FOR TABLES
+# IN SCHEMA (superuser only) and CHECKPOINT (superuser or pg_checkpoint).
+# The target is a plain cluster, as the standalone container is. It has a
+# second role, bench_applier: LOGIN, not superuser, owner of the memori tables
+# and of memori_bridge there (it made them), allowed to SET
+# session_replication_role (GRANT SET ON PARAMETER), and not allowed the
+# pg_replication_origin_* functions, as postgres on Supabase. The
+# bridge_noorigin drain applies as bench_applier.
 #
 # Drain. On the source, first the publication (FOR TABLES IN SCHEMA memori), then
 # every slot of every run: ROUNDS x {pg_recvlogical: wal2json, native text:
-# pgoutput, native binary: pgoutput, bridge: wal2json}. Only then the backlog:
+# pgoutput, native binary: pgoutput, bridge: wal2json, bridge_noorigin:
+# wal2json}. Only then the backlog:
 # bench_gen.seed() and bench/agents.pgbench (remember, recall, entities and
 # relationships, converse, forget; small transactions over several clients) until
 # MB_BENCH_ROWS row changes. Nothing reads meanwhile, so every slot retains the
@@ -43,10 +63,10 @@
 # slots per consumer before one workload gives every run exactly the same WAL to
 # decode, at the cost of one workload instead of ROUNDS. Round r runs the
 # consumers in an order rotated by r, so that no consumer always goes first. The
-# limit is max_replication_slots (20): 4 rounds.
+# limit is max_replication_slots (20): 4 rounds of 5 slots.
 #
-# Each drain starts from an empty target (TRUNCATE; the bridge's origin dropped)
-# after a CHECKPOINT on both sides, and is timed as follows:
+# Each drain starts from an empty target (TRUNCATE; the bridge's origin and its
+# progress row dropped) after a CHECKPOINT on both sides, and is timed as follows:
 #   pg_recvlogical  the process, with memori-bridge's options and session
 #                   settings, to /dev/null, until it exits at --endpos END;
 #   native          CREATE SUBSCRIPTION (copy_data = false, create_slot = false,
@@ -54,7 +74,13 @@
 #                   origin on the target has applied the marker
 #                   (bench.wait_origin, which looks every 10 ms on the server);
 #   bridge          the process `memori-bridge run --stop-at END`, which exits
-#                   once everything up to END is durably applied.
+#                   once everything up to END is durably applied; the target
+#                   role is postgres, a superuser: progress in
+#                   memori_bridge.progress and the commits under a replication
+#                   origin;
+#   bridge_noorigin the same with the target role bench_applier: progress in
+#                   memori_bridge.progress only, and each target transaction
+#                   begins with the logical message "applied SLOT".
 # After each target run the target must equal the source: per table, the row
 # count and the md5 of the md5s of every row's text, in id order. A difference
 # stops the benchmark. The table shows the median of the rounds in rows/s, and
@@ -84,6 +110,7 @@ rows_wanted=${MB_BENCH_ROWS:-200000}
 rounds=${MB_BENCH_ROUNDS:-3}
 lag_seconds=${MB_BENCH_LAG_SECONDS:-40}
 lag_rate=${MB_BENCH_LAG_RATE:-2000}
+profile=${MB_BENCH_SOURCE_PROFILE:-supabase}
 clients=${MB_BENCH_CLIENTS:-4}
 threads=${MB_BENCH_THREADS:-2}
 lag_warmup=5
@@ -97,7 +124,12 @@ die() { say "FAILED: $*"; exit 1; }
 for v in rows_wanted rounds lag_seconds lag_rate clients threads; do
     [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer, not \"${!v}\""
 done
-[ "$rounds" -le 4 ] || die "MB_BENCH_ROUNDS is at most 4 (4 slots per round, max_replication_slots = 20)"
+[ "$rounds" -le 4 ] || die "MB_BENCH_ROUNDS is at most 4 (5 slots per round, max_replication_slots = 20)"
+case $profile in
+    supabase) pgh_profile=(--supabase 1) ;;
+    superuser) pgh_profile=() ;;
+    *) die "MB_BENCH_SOURCE_PROFILE is \"$profile\"; use supabase or superuser" ;;
+esac
 
 # The bridge rows run only when the binary is there and its `run` is built.
 have_bridge=0
@@ -145,19 +177,33 @@ cleanup()
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-eval "$("$pgh" start --count 2 --owner $$)"
+eval "$("$pgh" start --count 2 --owner $$ "${pgh_profile[@]}")"
 set_dir=$PGH_SET
 bin=$PGH_BINDIR
+[ "$PGH_1_PROFILE" = "$profile" ] || die "the source came up with the $PGH_1_PROFILE profile, not $profile"
+if [ "$profile" = supabase ]; then
+    profile_what="made as Supabase makes it; consumers connect as its postgres (NOSUPERUSER REPLICATION)"
+else
+    profile_what="a plain cluster; consumers connect as its superuser postgres"
+fi
 # Connection strings without the password; libpq takes it from PGPASSWORD, so
-# it is never on a command line, in a log or in this output.
+# it is never on a command line, in a log or in this output. Every role of the
+# run has the harness's password.
 export PGPASSWORD=$PGH_PASSWORD
 SRC="host=127.0.0.1 port=$PGH_1_PORT user=postgres dbname=postgres"
 TGT="host=127.0.0.1 port=$PGH_2_PORT user=postgres dbname=postgres"
+# The source's bootstrap superuser (supabase_admin, or postgres itself), for
+# the set-up that postgres may not do on Supabase; never a consumer's.
+admin_user=$(sed -n 's/.*user=\([^ ]*\).*/\1/p' <<<"$PGH_1_ADMIN_DSN")
+SRC_ADMIN="host=127.0.0.1 port=$PGH_1_PORT user=$admin_user dbname=postgres"
+# The target as a role that may not use the replication origin functions.
+TGT_NOORIGIN="host=127.0.0.1 port=$PGH_2_PORT user=bench_applier dbname=postgres"
 # What the subscriptions connect with (stored in the target's catalog only);
 # psql reads it from its environment (\getenv), not from its command line.
 export MB_SUBCONN="$SRC password=$PGH_PASSWORD"
 
 src() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -d "$SRC" "$@"; }
+srcadmin() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -d "$SRC_ADMIN" "$@"; }
 tgt() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -d "$TGT" "$@"; }
 srcq() { src -At -c "$1"; }
 tgtq() { tgt -At -c "$1"; }
@@ -175,6 +221,24 @@ done
 
 tables=(memories entities relationships conversations)
 memori_tables="memori.relationships, memori.entities, memori.memories, memori.conversations"
+
+# bench_applier on the target: it owns the memori tables and made the bridge's
+# own objects (sql/memori_bridge.sql), so the superuser's bridge finds them
+# made and leaves them its; no grant on the pg_replication_origin_* functions.
+if [ "$have_bridge" = 1 ]; then
+    tgt >/dev/null <<EOF
+\getenv pw PGPASSWORD
+CREATE ROLE bench_applier LOGIN NOSUPERUSER PASSWORD :'pw';
+GRANT SET ON PARAMETER session_replication_role TO bench_applier;
+GRANT CREATE ON DATABASE postgres TO bench_applier;
+GRANT USAGE ON SCHEMA memori TO bench_applier;
+$(for t in "${tables[@]}"; do echo "ALTER TABLE memori.$t OWNER TO bench_applier;"; done)
+EOF
+    "$bin/psql" -X -q -v ON_ERROR_STOP=1 -d "$TGT_NOORIGIN" -f "$root/sql/memori_bridge.sql"
+    [ "$("$bin/psql" -X -At -d "$TGT_NOORIGIN" -c "SELECT has_function_privilege(
+            'pg_replication_origin_xact_setup(pg_lsn, timestamptz)', 'EXECUTE')")" = f ] ||
+        die "bench_applier may use the replication origin functions on the target"
+fi
 
 # Row changes on the source so far (memori, plus bench when asked), once the
 # sessions of pgbench and psql have gone: a backend flushes its statistics as
@@ -225,9 +289,15 @@ drop_slot()
             END \$\$"
 }
 
+# Forget what a bridge applied through slot NAME on the target: its origin,
+# if it made one, and its row in memori_bridge.progress.
 drop_origin()
 {
-    tgt -c "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = '$1'" >/dev/null
+    tgt -c "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = '$1'" \
+        -c "DO \$\$ BEGIN
+                IF to_regclass('memori_bridge.progress') IS NOT NULL THEN
+                    DELETE FROM memori_bridge.progress WHERE slot = '$1';
+                END IF; END \$\$" >/dev/null
 }
 
 # Subscribe the target to PUBLICATION through the existing SLOT, in text or
@@ -291,19 +361,21 @@ w2j_opts=(-o format-version=2 -o include-xids=1 -o include-lsn=1 -o include-time
 session_opts="-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-say "cpu: $cpu, $(nproc) cores; $("$bin/postgres" --version)"
+say "cpu: $cpu, $(nproc) cores; $("$bin/postgres" --version); source: $profile profile"
 
 # ---------------------------------------------------------------------------
 # 1. Drain throughput
 
 consumers=(recvlogical native_text native_binary)
-[ "$have_bridge" = 1 ] && consumers+=(bridge)
+[ "$have_bridge" = 1 ] && consumers+=(bridge bridge_noorigin)
 declare -A label=([recvlogical]="pg_recvlogical (wal2json, decode ceiling)"
                   [native_text]="native logical replication, text"
                   [native_binary]="native logical replication, binary"
-                  [bridge]="memori-bridge run")
+                  [bridge]="memori-bridge run"
+                  [bridge_noorigin]="memori-bridge run, no origin (progress table + tag)")
 
-src -c "CREATE PUBLICATION mb_drain FOR TABLES IN SCHEMA memori" \
+# FOR TABLES IN SCHEMA needs a superuser: the source's admin makes them.
+srcadmin -c "CREATE PUBLICATION mb_drain FOR TABLES IN SCHEMA memori" \
     -c "CREATE PUBLICATION mb_lag FOR TABLES IN SCHEMA memori, bench"
 for ((r = 1; r <= rounds; r++)); do
     for c in "${consumers[@]}"; do
@@ -356,7 +428,8 @@ counts_ok=$(srcq "SELECT bool_and(ok) FROM ($count_sql) s")
 wal_mb=$(srcq "SELECT round(pg_wal_lsn_diff('$endpos', '$start_lsn') / 1e6)")
 # Nothing may run on the source during the drains: vacuum and analyze now
 # (outside the backlog: after END), and checkpoint.
-src -c "VACUUM ANALYZE $memori_tables" -c "CHECKPOINT"
+src -c "VACUUM ANALYZE $memori_tables"
+srcadmin -c CHECKPOINT
 say "backlog: $backlog row changes ($((rows_seeded - rows0)) seeded, $txns agent transactions), ${wal_mb} MB of WAL, ending at $endpos"
 
 declare -A secs
@@ -368,7 +441,7 @@ drain()
         drop_origin "$slot"
         tgt -c CHECKPOINT
     fi
-    src -c CHECKPOINT
+    srcadmin -c CHECKPOINT
     t0=$(now)
     case $c in
         recvlogical)
@@ -380,15 +453,17 @@ drain()
             [ "$c" = native_binary ] && binary=true
             subscribe mbd_sub mb_drain "$slot" $binary "SELECT bench.wait_origin('mbd_sub', '$past', 900);"
             ;;
-        bridge)
-            timeout 900 "$bridge" run --source "$SRC" --target "$TGT" --slot "$slot" --stop-at "$endpos" ||
+        bridge | bridge_noorigin)
+            local target=$TGT
+            [ "$c" = bridge_noorigin ] && target=$TGT_NOORIGIN
+            timeout 900 "$bridge" run --source "$SRC" --target "$target" --slot "$slot" --stop-at "$endpos" ||
                 die "memori-bridge run exited with status $? on slot $slot"
             ;;
     esac
     t1=$(now)
     case $c in
         native_*) drop_subscription mbd_sub ;;
-        bridge) drop_origin "$slot" ;;
+        bridge*) drop_origin "$slot" ;;
     esac
     drop_slot "$slot"
     [ "$c" = recvlogical ] || verify "draining $slot"
@@ -422,7 +497,8 @@ lag_run()
     local c=$1 slot=mbl_$1 pid='' hb_lo hb_final rows_a rows_b t0 t1 agents_pid
     # Start settled: the drains left work for autovacuum on the target.
     tgt -c "VACUUM ANALYZE $memori_tables, bench.heartbeat" -c CHECKPOINT
-    src -c "VACUUM ANALYZE $memori_tables, bench.heartbeat" -c CHECKPOINT
+    src -c "VACUUM ANALYZE $memori_tables, bench.heartbeat"
+    srcadmin -c CHECKPOINT
     case $c in
         native_text)
             srcq "SELECT pg_create_logical_replication_slot('$slot', 'pgoutput')" >/dev/null
@@ -502,7 +578,8 @@ echo "## memori replication benchmark"
 echo
 echo "cpu: $cpu, $(nproc) cores; $("$bin/postgres" --version | sed 's/^postgres (PostgreSQL)/PostgreSQL/'); wal2json $(dpkg-query -W -f '${Version}' postgresql-15-wal2json 2>/dev/null || echo '?')"
 echo "machine: ${busy_before}% busy in the 2 s before the run; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "command: ${MB_BRIDGE:+MB_BRIDGE=$MB_BRIDGE }MB_BENCH_ROWS=$rows_wanted MB_BENCH_ROUNDS=$rounds MB_BENCH_LAG_SECONDS=$lag_seconds MB_BENCH_LAG_RATE=$lag_rate bench/replication.sh $build_arg"
+echo "source: $profile profile: $profile_what"
+echo "command: MB_BENCH_SOURCE_PROFILE=$profile ${MB_BRIDGE:+MB_BRIDGE=$MB_BRIDGE }MB_BENCH_ROWS=$rows_wanted MB_BENCH_ROUNDS=$rounds MB_BENCH_LAG_SECONDS=$lag_seconds MB_BENCH_LAG_RATE=$lag_rate bench/replication.sh $build_arg"
 echo
 echo "### Drain throughput"
 echo
@@ -513,10 +590,10 @@ echo
 echo "| consumer | median s | rows/s | runs (s) | vs bridge | vs pg_recvlogical |"
 echo "|---|---:|---:|---:|---:|---:|"
 declare -A med
-for c in recvlogical native_text native_binary bridge; do
+for c in recvlogical native_text native_binary bridge bridge_noorigin; do
     [ -n "${secs[$c]:-}" ] && med[$c]=$(echo "${secs[$c]}" | median)
 done
-for c in bridge recvlogical native_text native_binary; do
+for c in bridge bridge_noorigin recvlogical native_text native_binary; do
     if [ -z "${med[$c]:-}" ]; then
         echo "| ${label[$c]} | skipped: $bridge_skip | | | | |"
         continue
@@ -529,6 +606,8 @@ for c in bridge recvlogical native_text native_binary; do
 done
 echo
 echo "rows/s = backlog row changes / median seconds; the ratios are this consumer's rate over the bridge's, and over pg_recvlogical's"
+echo "memori-bridge run applies as the target's superuser postgres (commits under a replication origin); no origin: as"
+echo "bench_applier, which owns the memori tables but may not use the origin functions (progress table + tagged transactions)"
 echo
 echo "### Steady-state lag"
 echo
@@ -549,7 +628,8 @@ echo "at commit: committed_at (clock_timestamp() as the applier's transaction co
 echo
 echo "### Commands"
 echo
-echo "SOURCE_DSN='$SRC', TARGET_DSN='$TGT' (password from PGPASSWORD), END = $endpos"
+echo "SOURCE_DSN='$SRC', TARGET_DSN='$TGT', APPLIER_DSN='$TGT_NOORIGIN' (passwords from PGPASSWORD), END = $endpos"
+echo "source set-up that needs a superuser (publications, CHECKPOINT): ADMIN_DSN='$SRC_ADMIN'"
 echo
 echo '```'
 echo "# backlog (after bench_gen.seed()):"
@@ -557,12 +637,14 @@ printf '%s\n' "${pgbench_runs[@]}"
 echo "# pg_recvlogical (one slot per run, created before the backlog):"
 echo "PGOPTIONS='$session_opts' pg_recvlogical -d \"\$SOURCE_DSN\" --slot SLOT --start --endpos END --no-loop -f /dev/null ${w2j_opts[*]}"
 echo "# native, text and binary (the publication and the pgoutput slots created before the backlog):"
-echo "CREATE PUBLICATION mb_drain FOR TABLES IN SCHEMA memori;   -- on the source"
+echo "CREATE PUBLICATION mb_drain FOR TABLES IN SCHEMA memori;   -- on the source, as ADMIN_DSN"
 echo "CREATE SUBSCRIPTION mbd_sub CONNECTION '\$SOURCE_DSN' PUBLICATION mb_drain"
 echo "    WITH (create_slot = false, copy_data = false, slot_name = 'SLOT', binary = false|true);"
 echo "SELECT bench.wait_origin('mbd_sub', 'PAST', 900);   -- on the target; PAST = $past, the WAL position before the marker"
 echo "# bridge:"
 echo "memori-bridge run --source \"\$SOURCE_DSN\" --target \"\$TARGET_DSN\" --slot SLOT --stop-at END"
+echo "# bridge, no origin (bench_applier: owns memori.* and memori_bridge on the target, GRANT SET ON PARAMETER session_replication_role):"
+echo "memori-bridge run --source \"\$SOURCE_DSN\" --target \"\$APPLIER_DSN\" --slot SLOT --stop-at END"
 echo "# lag: native subscribes to mb_lag (FOR TABLES IN SCHEMA memori, bench); the bridge runs"
 echo "memori-bridge run --source \"\$SOURCE_DSN\" --target \"\$TARGET_DSN\" --slot SLOT --schemas memori,bench"
 echo "$lag_agents_cmd \"\$SOURCE_DSN\" &"
