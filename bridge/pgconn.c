@@ -200,8 +200,17 @@ connect_dsn(const char *dsn, enum pgconn_kind kind, const char *appname,
     if (opts == NULL)
     {
         /* libpq's reason names the syntax problem; it never quotes the password */
+        char *nl;
+
         snprintf(err, errlen, "connection string is not valid: %s",
                  errmsg ? errmsg : "out of memory");
+        if ((nl = strchr(err, '\n')) != NULL)
+            *nl = '\0';
+        /* the decision record's ?options=-c search_path=memori,public */
+        if (errmsg != NULL && strstr(errmsg, "extra key/value separator") != NULL)
+            snprintf(err + strlen(err), errlen - strlen(err),
+                     "; percent-encode the value in a URI: "
+                     "?options=-c%%20search_path%%3Dmemori%%2Cpublic");
         PQfreemem(errmsg);
         return NULL;
     }

@@ -97,6 +97,11 @@ port=$(( (PGH_1_PORT % 1000) + 1 ))  # nothing listens on ports below 1024 here
 mb_expect 1 "could not connect to the target \\(host=127\\.0\\.0\\.1 port=$port .*Connection refused.*is the server running there" \
     run --source "$SRC" --target "postgresql://postgres:pgh-secret@127.0.0.1:$port/postgres" && mb_ok "unreachable target named"
 
+# the decision record's MEMORI_DATABASE_URL, used as it stands: named, with the fix
+mb_expect 1 'the source connection string is not valid: extra key/value separator "=" in URI query parameter: "options"; percent-encode the value in a URI: \?options=-c%20search_path%3Dmemori%2Cpublic' \
+    run --source "postgresql://postgres:$PGH_PASSWORD@127.0.0.1:$PGH_1_PORT/postgres?options=-c search_path=memori,public" \
+    --target "$DST" && mb_ok "an unencoded options= in a URI: named, with the encoded form"
+
 mb_sql "$SRC" "CREATE ROLE norepl LOGIN PASSWORD 'norepl-pw-1'"
 norepl="${SRC/user=postgres/user=norepl}"
 norepl="${norepl/password=* /password=norepl-pw-1 }"
