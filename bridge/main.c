@@ -11,16 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/cleanup.h"
-#include "bridge/cmd_decode.h"
-#include "bridge/conf.h"
-#include "bridge/demo.h"
-#include "bridge/init.h"
-#include "bridge/log.h"
-#include "bridge/run.h"
-#include "bridge/status.h"
-#include "bridge/switch.h"
-#include "bridge/verify.h"
+#include "bridge/base/conf.h"
+#include "bridge/base/log.h"
+#include "bridge/cmd/cleanup.h"
+#include "bridge/cmd/decode.h"
+#include "bridge/cmd/demo.h"
+#include "bridge/cmd/init.h"
+#include "bridge/cmd/run.h"
+#include "bridge/cmd/status.h"
+#include "bridge/cmd/switch.h"
+#include "bridge/cmd/verify.h"
 
 #define EXIT_USAGE 2
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/render.h"
+#include "bridge/cmd/render.h"
 #include "decoder/w2j.h"
 
 static struct w2j_parser wide, tight;

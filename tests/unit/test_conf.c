@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge/conf.h"
-#include "bridge/log.h"
-#include "bridge/secret.h"
+#include "bridge/base/conf.h"
+#include "bridge/base/log.h"
+#include "bridge/base/secret.h"
 
 #define expect_str(got, want) cr_assert(eq(str, (char *) (got), (char *) (want)))
 #define NELEM(a)              (sizeof(a) / sizeof((a)[0]))

@@ -7,8 +7,8 @@
 #include <criterion/new/assert.h>
 #include <string.h>
 
-#include "bridge/conf.h"
-#include "bridge/copy.h"
+#include "bridge/base/conf.h"
+#include "bridge/pg/copy.h"
 
 /* Choose for FORMAT between majors SRC and DST; check the outcome, the
  * format chosen, and that the reason matches WANT. */

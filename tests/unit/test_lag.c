@@ -8,7 +8,7 @@
 #include <criterion/new/assert.h>
 #include <string.h>
 
-#include "bridge/lag.h"
+#include "bridge/base/lag.h"
 
 #define expect_str(got, want) cr_assert(eq(str, (char *) (got), (char *) (want)))
 #define NELEM(a)              (sizeof(a) / sizeof((a)[0]))

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/metrics.h"
-#include "bridge/tally.h"
+#include "bridge/streaming/metrics.h"
+#include "bridge/streaming/tally.h"
 
 static void
 expect_addr(const char *addr, const char *host, const char *port)

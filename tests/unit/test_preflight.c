@@ -5,7 +5,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "bridge/preflight.h"
+#include "bridge/pg/preflight.h"
 
 Test(preflight, finds_an_item_of_the_list)
 {

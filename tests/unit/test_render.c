@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/render.h"
+#include "bridge/cmd/render.h"
 
 /* Capture what FN writes into a string (owned by the caller). */
 #define CAPTURE(out, call)                                                                         \

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bridge/batch.h"
-#include "bridge/ring.h"
+#include "bridge/streaming/batch.h"
+#include "bridge/streaming/ring.h"
 
 #define expect_str(got, want) cr_assert(eq(str, (char *) (got), (char *) (want)))
 #define NELEM(a)              (sizeof(a) / sizeof((a)[0]))

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bridge/catalog.h"
-#include "bridge/stmt.h"
+#include "bridge/pg/catalog.h"
+#include "bridge/streaming/stmt.h"
 
 #define expect_str(got, want) cr_assert(eq(str, (char *) (got), (char *) (want)))
 #define NELEM(a)              (sizeof(a) / sizeof((a)[0]))

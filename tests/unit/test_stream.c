@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/stream.h"
+#include "bridge/streaming/stream.h"
 
 #define expect_str(got, want) cr_assert(eq(str, (char *) (got), (char *) (want)))
 

@@ -1,0 +1,637 @@
+/*
+ * conf.c - settings from defaults, the configuration file, the environment and
+ * flags, in that order of increasing precedence.
+ *
+ * One table (settings[]) describes every setting: its file key, its flag, its
+ * environment variable, its type, limits, default and help. --help, the example
+ * configuration file and the parsers all read it, so they cannot disagree.
+ */
+#include "bridge/base/conf.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/base/log.h"
+#include "bridge/base/secret.h"
+
+enum setting_type
+{
+    T_STRING,
+    T_INT,
+    T_DURATION,
+    T_SIZE,
+    T_LOG_FORMAT, /* this and the types after it: one of a list of words (words[]),
+                   * stored as its index (an int) */
+    T_LOG_LEVEL,
+    T_COPY_FORMAT,
+};
+
+/* One setting. */
+struct setting
+{
+    const char *key;     /* configuration file key */
+    const char *flag;    /* command-line flag */
+    const char *env;     /* environment variable, or NULL */
+    enum setting_type type;
+    size_t offset;       /* of the field in struct conf */
+    const char *dflt;    /* default, as text (NULL: none) */
+    int64_t min, max;    /* limits of numbers, durations and sizes */
+    const char *help;    /* one line */
+};
+
+#define F(field) offsetof(struct conf, field)
+#define MS_DAY   (INT64_C(86400000))
+#define GB       (INT64_C(1) << 30)
+
+#define NAME_MAX_BYTES 256 /* a schema name, with room to spare */
+
+static const struct setting settings[] = {
+    {"source", "--source", "MEMORI_BRIDGE_SOURCE", T_STRING, F(source), NULL, 0, 0,
+     "source connection string (key=value or postgresql:// URI)"},
+    {"target", "--target", "MEMORI_BRIDGE_TARGET", T_STRING, F(target), NULL, 0, 0,
+     "target connection string"},
+    {"slot", "--slot", NULL, T_STRING, F(slot), "memori_bridge", 0, 0,
+     "replication slot; the origin and the reverse slot take their names from it"},
+    {"schemas", "--schemas", NULL, T_STRING, F(schemas), "memori", 0, 0,
+     "comma-separated schemas to stream"},
+    {"status_interval", "--status-interval", NULL, T_DURATION, F(status_interval_ms), "10s", 100,
+     MS_DAY, "send standby status at least this often (at most 10s keeps the server content)"},
+    {"lag_interval", "--lag-interval", NULL, T_DURATION, F(lag_interval_ms), "10s", 0, MS_DAY,
+     "print a lag line this often; 0 never"},
+    {"metrics_addr", "--metrics-addr", NULL, T_STRING, F(metrics_addr), NULL, 0, 0,
+     "run serves Prometheus metrics at http://HOST:PORT/metrics (127.0.0.1:9187); "
+     "off when unset"},
+    {"log_format", "--log-format", NULL, T_LOG_FORMAT, F(log_format), "text", 0, 0,
+     "text or json (lag lines as JSON objects)"},
+    {"log_level", "--log-level", NULL, T_LOG_LEVEL, F(log_level), "info", 0, 0,
+     "debug, info, warning or error"},
+    {"group_xacts", "--group-xacts", NULL, T_INT, F(group_xacts), "1000", 1, 1000000,
+     "at most this many source transactions in one target transaction"},
+    {"group_bytes", "--group-bytes", NULL, T_SIZE, F(group_bytes), "64MB", 1024, 16 * GB,
+     "at most this many change bytes in one target transaction"},
+    {"group_delay", "--group-delay", NULL, T_DURATION, F(group_delay_ms), "100ms", 0, MS_DAY,
+     "commit a target transaction at the first source commit after this long"},
+    {"batch_rows", "--batch-rows", NULL, T_INT, F(batch_rows), "1000", 1, 1000000,
+     "at most this many rows in one multi-row statement"},
+    {"batch_bytes", "--batch-bytes", NULL, T_SIZE, F(batch_bytes), "4MB", 1024, GB,
+     "at most this many value bytes in one multi-row statement"},
+    {"ring_batches", "--ring-batches", NULL, T_INT, F(ring_batches), "16", 2, 4096,
+     "batches of changes in flight between the reader and the applier"},
+    {"ring_batch_bytes", "--ring-batch-bytes", NULL, T_SIZE, F(ring_batch_bytes), "1MB", 4096,
+     GB, "bytes of one batch (a larger message gets a batch of its own)"},
+    {"reconnect_min", "--reconnect-min", NULL, T_DURATION, F(reconnect_min_ms), "500ms", 10,
+     MS_DAY, "first delay before reconnecting after a lost connection"},
+    {"reconnect_max", "--reconnect-max", NULL, T_DURATION, F(reconnect_max_ms), "30s", 10, MS_DAY,
+     "longest delay between reconnection attempts (doubles from reconnect_min, with jitter)"},
+    {"connect_timeout", "--connect-timeout", NULL, T_DURATION, F(connect_timeout_ms), "10s", 1000,
+     MS_DAY, "give up connecting after this long, unless the DSN sets connect_timeout"},
+    {"jobs", "--jobs", NULL, T_INT, F(jobs), "2", 1, 64,
+     "parallel connections of init's copy and index builds"},
+    {"copy_format", "--copy-format", NULL, T_COPY_FORMAT, F(copy_format), "auto", 0, 0,
+     "COPY format of init's copy: auto (binary when both servers are of one major version, "
+     "else text), text, or binary"},
+    {"switch_timeout", "--switch-timeout", NULL, T_DURATION, F(switch_timeout_ms), "60s", 1000,
+     MS_DAY, "a running bridge waits this long for a cutover or rollback to finish"},
+    {"max_lag_bytes", "--max-lag-bytes", NULL, T_SIZE, F(max_lag_bytes), "64MB", 0, 1024 * GB,
+     "cutover and rollback refuse to start when the stream is further behind"},
+    {"max_lag", "--max-lag", NULL, T_DURATION, F(max_lag_ms), "30s", 0, MS_DAY,
+     "cutover and rollback refuse to start when the stream is older than this"},
+    {"fence_timeout", "--fence-timeout", NULL, T_DURATION, F(fence_timeout_ms), "5s", 100,
+     MS_DAY, "wait this long for transactions in flight when a fence goes up"},
+    {"drain_timeout", "--drain-timeout", NULL, T_DURATION, F(drain_timeout_ms), "60s", 1000,
+     MS_DAY, "wait this long for the stream to apply the switch marker"},
+    {"max_retained_wal", "--max-retained-wal", NULL, T_SIZE, F(max_retained_wal), "1GB", 0,
+     1024 * GB, "status warns when a slot keeps more WAL than this"},
+    {"busy_timeout", "--busy-timeout", NULL, T_DURATION, F(busy_timeout_ms), "5s", 0, MS_DAY,
+     "wait this long for a slot or origin still held by a bridge that just died, "
+     "before calling it another bridge"},
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* The values of the word types, in their enums' order, by type from T_LOG_FORMAT. */
+static const struct
+{
+    const char *noun;          /* what a value is, for messages */
+    const char *metavar;       /* for --help */
+    const char *const words[5]; /* NULL-terminated */
+} words[] = {
+    {"log format", "FORMAT", {"text", "json", NULL}},
+    {"log level", "LEVEL", {"debug", "info", "warning", "error", NULL}},
+    {"COPY format", "FORMAT", {"auto", "text", "binary", NULL}},
+};
+
+bool
+conf_parse_duration(const char *s, int64_t *ms)
+{
+    static const struct
+    {
+        const char *unit;
+        double ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"sec", 1000}, {"min", 60000}, {"h", 3600000}, {"", 1000}};
+    char *end;
+    double v;
+    size_t i;
+
+    if (s == NULL || *s == '\0')
+        return false;
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || !isfinite(v) || v < 0)
+        return false;
+    while (*end == ' ')
+        end++;
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(end, units[i].unit) == 0)
+        {
+            double r = v * units[i].ms;
+
+            if (r > 9.0e15)
+                return false;
+            *ms = (int64_t) llround(r);
+            return true;
+        }
+    return false;
+}
+
+bool
+conf_parse_size(const char *s, int64_t *bytes)
+{
+    static const struct
+    {
+        const char *unit;
+        int64_t mult;
+    } units[] = {{"", 1}, {"B", 1}, {"kB", 1024}, {"KB", 1024}, {"MB", 1 << 20}, {"GB", GB}};
+    char *end;
+    long long v;
+    size_t i;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || v < 0)
+        return false;
+    while (*end == ' ')
+        end++;
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(end, units[i].unit) == 0)
+        {
+            if (v > INT64_MAX / units[i].mult)
+                return false;
+            *bytes = (int64_t) v * units[i].mult;
+            return true;
+        }
+    return false;
+}
+
+static int
+find_word(const char *const *list, const char *s)
+{
+    int i;
+
+    for (i = 0; list[i] != NULL; i++)
+        if (strcmp(list[i], s) == 0)
+            return i;
+    return -1;
+}
+
+/* LIST as "a, b or c", into BUF. */
+static const char *
+word_list(const char *const *list, char *buf, size_t len)
+{
+    size_t n = 0;
+    int i;
+
+    buf[0] = '\0';
+    for (i = 0; list[i] != NULL && n < len; i++)
+        n += (size_t) snprintf(buf + n, len - n, "%s%s",
+                               i == 0 ? "" : list[i + 1] != NULL ? ", " : " or ", list[i]);
+    return buf;
+}
+
+/* Store VALUE into the setting S of CONF. WHERE says where it came from, for
+ * the error ("flag --x", "file.conf:3", "MEMORI_BRIDGE_SOURCE"). Returns false
+ * after logging a one-line reason. */
+static bool
+set_value(struct conf *conf, const struct setting *s, const char *value, const char *where)
+{
+    char *field = (char *) conf + s->offset;
+    int64_t n = 0;
+    int w;
+    char *end;
+
+    switch (s->type)
+    {
+        case T_STRING:
+        {
+            char *copy = strdup(value);
+
+            if (copy == NULL)
+            {
+                log_error("out of memory");
+                return false;
+            }
+            free(*(char **) field);
+            *(char **) field = copy;
+            if (s->offset == F(source) || s->offset == F(target))
+                secret_add_dsn(copy);
+            return true;
+        }
+        case T_INT:
+            errno = 0;
+            n = strtoll(value, &end, 10);
+            if (errno != 0 || end == value || *end != '\0')
+            {
+                log_error("%s: \"%s\" is not a whole number for %s", where, value, s->key);
+                return false;
+            }
+            break;
+        case T_DURATION:
+            if (!conf_parse_duration(value, &n))
+            {
+                log_error("%s: \"%s\" is not a duration for %s", where, value, s->key);
+                log_info("hint: write a number with a unit: 250ms, 10s, 2min, 1h");
+                return false;
+            }
+            break;
+        case T_SIZE:
+            if (!conf_parse_size(value, &n))
+            {
+                log_error("%s: \"%s\" is not a size for %s", where, value, s->key);
+                log_info("hint: write a number with a unit: 4096, 512kB, 64MB, 1GB");
+                return false;
+            }
+            break;
+        case T_LOG_FORMAT:
+        case T_LOG_LEVEL:
+        case T_COPY_FORMAT:
+        {
+            int t = s->type - T_LOG_FORMAT;
+
+            w = find_word(words[t].words, value);
+            if (w < 0)
+            {
+                char list[128];
+
+                log_error("%s: \"%s\" is not a %s; use %s", where, value, words[t].noun,
+                          word_list(words[t].words, list, sizeof(list)));
+                return false;
+            }
+            *(int *) field = w;
+            return true;
+        }
+    }
+    if (n < s->min || n > s->max)
+    {
+        log_error("%s: %s = %s is out of range (%lld to %lld%s)", where, s->key, value,
+                  (long long) s->min, (long long) s->max,
+                  s->type == T_DURATION ? " ms" : (s->type == T_SIZE ? " bytes" : ""));
+        return false;
+    }
+    *(int64_t *) field = n;
+    return true;
+}
+
+static const struct setting *
+find_by_key(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < NSETTINGS; i++)
+        if (strcmp(settings[i].key, key) == 0)
+            return &settings[i];
+    return NULL;
+}
+
+/* A flag, as "--name" or "--name=value"; *INLINE_VALUE gets the value after '='. */
+static const struct setting *
+find_by_flag(const char *arg, const char **inline_value)
+{
+    size_t i;
+
+    *inline_value = NULL;
+    if (strcmp(arg, "--config") == 0 || strncmp(arg, "--config=", 9) == 0)
+        return NULL;
+    for (i = 0; i < NSETTINGS; i++)
+    {
+        size_t n = strlen(settings[i].flag);
+
+        if (strncmp(arg, settings[i].flag, n) != 0)
+            continue;
+        if (arg[n] == '\0')
+            return &settings[i];
+        if (arg[n] == '=')
+        {
+            *inline_value = arg + n + 1;
+            return &settings[i];
+        }
+    }
+    return NULL;
+}
+
+/* State of one configuration file read. */
+struct file_state
+{
+    struct conf *conf;
+    const char *path;
+    char bad[160]; /* the reason, when the handler refused a line */
+};
+
+static int
+file_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct file_state *st = user;
+    const struct setting *s;
+    char where[300];
+
+    if (section[0] != '\0' && strcmp(section, "memori-bridge") != 0)
+    {
+        snprintf(st->bad, sizeof(st->bad), "unknown section [%s]; use [memori-bridge] or none",
+                 section);
+        return 0;
+    }
+    s = find_by_key(name);
+    if (s == NULL)
+    {
+        snprintf(st->bad, sizeof(st->bad), "unknown key \"%s\"", name);
+        return 0;
+    }
+    snprintf(where, sizeof(where), "%s (key %s)", st->path, name);
+    if (!set_value(st->conf, s, value, where))
+    {
+        snprintf(st->bad, sizeof(st->bad), "bad value for %s", name);
+        return 0;
+    }
+    return 1;
+}
+
+static bool
+load_file(struct conf *conf, const char *path)
+{
+    struct file_state st = {conf, path, ""};
+    FILE *f = fopen(path, "r");
+    int line;
+
+    if (f == NULL)
+    {
+        log_error("could not open configuration file \"%s\": %s", path, strerror(errno));
+        return false;
+    }
+    line = ini_parse_file(f, file_handler, &st);
+    fclose(f);
+    if (line != 0)
+    {
+        if (line < 0)
+            log_error("could not read configuration file \"%s\"", path);
+        else
+            log_error("%s:%d: %s", path, line,
+                      st.bad[0] ? st.bad : "not a setting (write key = value)");
+        return false;
+    }
+    conf->config_file = strdup(path);
+    return true;
+}
+
+enum conf_status
+conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
+{
+    const char *config_path = NULL;
+    /* flags seen, applied last: index into settings[] and the value */
+    int *flag_setting = calloc((size_t) argc + 1, sizeof(int));
+    const char **flag_value = calloc((size_t) argc + 1, sizeof(char *));
+    int nflags = 0, i;
+    size_t k;
+    bool command_seen = false;
+    enum conf_status status = CONF_OK;
+
+    memset(conf, 0, sizeof(*conf));
+    *nrest = 0;
+    if (flag_setting == NULL || flag_value == NULL)
+    {
+        log_error("out of memory");
+        status = CONF_USAGE;
+        goto done;
+    }
+    for (k = 0; k < NSETTINGS; k++)
+        if (settings[k].dflt != NULL &&
+            !set_value(conf, &settings[k], settings[k].dflt, "default"))
+        {
+            status = CONF_USAGE;
+            goto done;
+        }
+
+    for (i = 1; i < argc; i++)
+    {
+        const char *arg = argv[i], *inline_value;
+        const struct setting *s;
+
+        if (strcmp(arg, "--") == 0)
+        {
+            /* the rest belongs to the command, flags or not */
+            for (; i < argc; i++)
+                rest[(*nrest)++] = argv[i];
+            break;
+        }
+        if (strcmp(arg, "--config") == 0 || strncmp(arg, "--config=", 9) == 0)
+        {
+            if (arg[8] == '=')
+                config_path = arg + 9;
+            else if (i + 1 < argc)
+                config_path = argv[++i];
+            else
+            {
+                log_error("option \"--config\" needs a value");
+                status = CONF_USAGE;
+                goto done;
+            }
+            continue;
+        }
+        s = find_by_flag(arg, &inline_value);
+        if (s != NULL)
+        {
+            if (inline_value == NULL)
+            {
+                if (i + 1 >= argc)
+                {
+                    log_error("option \"%s\" needs a value", arg);
+                    status = CONF_USAGE;
+                    goto done;
+                }
+                inline_value = argv[++i];
+            }
+            flag_setting[nflags] = (int) (s - settings);
+            flag_value[nflags++] = inline_value;
+            continue;
+        }
+        if (!command_seen)
+        {
+            if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            {
+                status = CONF_HELP;
+                goto done;
+            }
+            if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0)
+            {
+                status = CONF_VERSION;
+                goto done;
+            }
+            if (strcmp(arg, "--print-config") == 0)
+            {
+                status = CONF_EXAMPLE;
+                goto done;
+            }
+            if (arg[0] != '-')
+                command_seen = true;
+        }
+        rest[(*nrest)++] = argv[i];
+    }
+
+    /* a password given as PGPASSWORD is as secret as one in a DSN; the names
+     * libpq takes from the environment are as public as a DSN's */
+    if (getenv("PGPASSWORD") != NULL)
+        secret_add(getenv("PGPASSWORD"));
+    secret_add_public(getenv("PGUSER"));
+    secret_add_public(getenv("PGDATABASE"));
+    secret_add_public(getenv("PGHOST"));
+
+    if (config_path != NULL && !load_file(conf, config_path))
+    {
+        status = CONF_USAGE;
+        goto done;
+    }
+    for (k = 0; k < NSETTINGS; k++)
+    {
+        const char *v = settings[k].env ? getenv(settings[k].env) : NULL;
+
+        if (v != NULL && *v != '\0' && !set_value(conf, &settings[k], v, settings[k].env))
+        {
+            status = CONF_USAGE;
+            goto done;
+        }
+    }
+    for (i = 0; i < nflags; i++)
+    {
+        char where[64];
+
+        snprintf(where, sizeof(where), "option %s", settings[flag_setting[i]].flag);
+        if (!set_value(conf, &settings[flag_setting[i]], flag_value[i], where))
+        {
+            status = CONF_USAGE;
+            goto done;
+        }
+    }
+    if (conf->reconnect_max_ms < conf->reconnect_min_ms)
+        conf->reconnect_max_ms = conf->reconnect_min_ms;
+    log_set_level((enum log_level) conf->log_level);
+    /* the slot and the schemas are named in many lines: public words */
+    secret_add_public(conf->slot);
+    for (const char *p = conf->schemas; p != NULL && *p != '\0';)
+    {
+        size_t n = strcspn(p, ",");
+        char name[NAME_MAX_BYTES];
+
+        snprintf(name, sizeof(name), "%.*s", (int) n, p);
+        secret_add_public(name);
+        p += n + (p[n] == ',');
+    }
+done:
+    free(flag_setting);
+    free(flag_value);
+    return status;
+}
+
+void
+conf_free(struct conf *conf)
+{
+    size_t k;
+
+    for (k = 0; k < NSETTINGS; k++)
+        if (settings[k].type == T_STRING)
+        {
+            char **field = (char **) ((char *) conf + settings[k].offset);
+
+            free(*field);
+            *field = NULL;
+        }
+    free(conf->config_file);
+    conf->config_file = NULL;
+}
+
+bool
+conf_require_dsns(const struct conf *conf, const char *command)
+{
+    bool source = conf->source == NULL;
+
+    if (conf->source != NULL && conf->target != NULL)
+        return true;
+    log_error("%s: no %s connection string; give --%s DSN, set MEMORI_BRIDGE_%s, or put %s = DSN "
+              "in the configuration file",
+              command, source ? "source" : "target", source ? "source" : "target",
+              source ? "SOURCE" : "TARGET", source ? "source" : "target");
+    return false;
+}
+
+void
+conf_print_help(FILE *out)
+{
+    size_t k;
+
+    fprintf(out, "  %-26s %s\n", "--config FILE", "configuration file (INI: key = value)");
+    for (k = 0; k < NSETTINGS; k++)
+    {
+        const struct setting *s = &settings[k];
+        char flag[64];
+
+        snprintf(flag, sizeof(flag), "%s %s", s->flag,
+                 s->type == T_STRING ? (s->offset == F(slot) ? "NAME"
+                                        : s->offset == F(schemas) ? "LIST"
+                                        : s->offset == F(metrics_addr) ? "ADDR"
+                                                                  : "DSN")
+                 : s->type == T_DURATION ? "TIME"
+                 : s->type == T_SIZE     ? "SIZE"
+                 : s->type == T_INT      ? "N"
+                                         : words[s->type - T_LOG_FORMAT].metavar);
+        fprintf(out, "  %-26s %s", flag, s->help);
+        if (s->dflt != NULL)
+            fprintf(out, " (default %s)", s->dflt);
+        if (s->env != NULL)
+            fprintf(out, " [env %s]", s->env);
+        fputc('\n', out);
+    }
+}
+
+void
+conf_print_example(FILE *out)
+{
+    size_t k;
+
+    fputs("# memori-bridge configuration (INI). Every key is optional; the value shown\n"
+          "# is the default. Precedence: command-line flag, then environment, then this\n"
+          "# file, then the default. Use it with: memori-bridge --config FILE COMMAND\n"
+          "# Durations take ms, s, min or h (a bare number is seconds); sizes take\n"
+          "# kB, MB or GB (a bare number is bytes). Prefer PGPASSWORD or ~/.pgpass to a\n"
+          "# password in the connection strings; the bridge never prints it either way.\n"
+          "\n"
+          "[memori-bridge]\n",
+          out);
+    for (k = 0; k < NSETTINGS; k++)
+    {
+        const struct setting *s = &settings[k];
+
+        fprintf(out, "\n# %s\n# flag: %s", s->help, s->flag);
+        if (s->env != NULL)
+            fprintf(out, "; environment: %s", s->env);
+        fputc('\n', out);
+        if (s->dflt != NULL)
+            fprintf(out, "%s = %s\n", s->key, s->dflt);
+        else if (s->offset == F(source))
+            fprintf(out, "# %s = host=127.0.0.1 port=54322 dbname=postgres user=postgres\n", s->key);
+        else if (s->offset == F(target))
+            fprintf(out, "# %s = host=127.0.0.1 port=5433 dbname=memori user=memori\n", s->key);
+        else
+            fprintf(out, "# %s =\n", s->key);
+    }
+}

@@ -1,0 +1,94 @@
+/*
+ * run_int.h - what the two files of "run" share: the supervisor's state.
+ *
+ *   run.c          sessions, signals, reconnection, following a switch
+ *   run_monitor.c  watching both sides: lag lines, the status row, the
+ *                  sequences, and the switch record
+ */
+#ifndef MB_RUN_INT_H
+#define MB_RUN_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "bridge/base/conf.h"
+#include "bridge/pg/direction.h"
+#include "bridge/streaming/ring.h"
+#include "bridge/streaming/state.h"
+#include "decoder/lsn.h"
+
+enum session_outcome
+{
+    SESSION_STOPPED = 0, /* signal: exit 0 */
+    SESSION_REACHED,     /* --stop-at reached: exit 0 */
+    SESSION_TRANSIENT,   /* reconnect after a delay */
+    SESSION_BUSY,        /* the slot or origin is in use: try again shortly */
+    SESSION_REFUSED,     /* replay carefully */
+    SESSION_FATAL,       /* exit 1 */
+    SESSION_SWITCH,      /* a switch marker was applied: hand over to the other direction */
+};
+
+/* Options of run itself (not settings). */
+struct run_options
+{
+    lsn_t stop_at; /* 0: run until stopped */
+};
+
+/* Everything a session needs and what it leaves behind. */
+struct supervisor
+{
+    const struct conf *conf;
+    struct run_options ro;
+    struct direction dir;     /* which way now */
+    bool drain;               /* cutover's or rollback's own drain: stop at the switch */
+    bool follow;              /* a finished switch was seen: stop, and stream the other way */
+    int64_t last_switch_check;
+    char switch_token[64];    /* the token of the last switch marker applied */
+    struct ring ring;
+    struct run_state st;
+    int sig_fd;               /* signalfd of SIGINT, SIGTERM, SIGHUP */
+    bool own_sig_fd;          /* made here (else borrowed from the command) */
+    bool signalled;           /* a stop signal came */
+    bool careful;             /* the next session replays carefully */
+    bool busy_final;          /* the next session reports a busy slot or origin */
+    lsn_t careful_until;
+    PGconn *monitor;          /* the streaming side: its current LSN, its sequences */
+    PGconn *tmonitor;         /* the applying side: its sequences, the status reports */
+    bool status_table;        /* the applying side has memori_bridge.stream_status */
+    int64_t last_status;      /* monotonic us of the last status report */
+    int64_t monitor_retry;    /* when to try connecting them again */
+    int64_t last_seq_sync;    /* monotonic us of the last sequence sync */
+
+    /* lag-line rates */
+    uint64_t last_changes, last_xacts;
+    int64_t last_line;
+};
+
+/* Ask both threads to stop at their next safe point. */
+void run_request_stop(struct supervisor *sv);
+
+/* ---- run_monitor.c ----------------------------------------------------- */
+
+/* The streaming side's monitoring connection, (re)opened when needed; FORCE
+ * tries at once rather than after the retry interval. */
+bool run_ensure_monitor(struct supervisor *sv, bool force);
+
+/* A lag line, now. */
+void run_lag_line(struct supervisor *sv);
+
+/* Bring the target's sequences up to the source's (forward only); NOW: even
+ * if the last time was recent. */
+void run_sync_sequences(struct supervisor *sv, bool now);
+
+/* Once a second: the lag figures for the metrics, and the status row. */
+void run_sample(struct supervisor *sv);
+
+/* Follow a switch that finished while this bridge did not wait for it. */
+void run_check_switch(struct supervisor *sv);
+
+/* Close the monitoring connections, taking this bridge's status row away. */
+void run_drop_monitors(struct supervisor *sv);
+
+#endif

@@ -1,0 +1,153 @@
+/*
+ * apply_hold.c - holding still at verify's point (memori_bridge.verify_pause):
+ * at a transaction boundary, outside pipeline mode, until verify releases it.
+ */
+#include "bridge/streaming/apply_int.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bridge/base/clock.h"
+#include "bridge/base/log.h"
+
+/* ---- holding still for verify ---------------------------------------- */
+
+#define PAUSE_LIMIT_US (600 * INT64_C(1000000)) /* resume anyway after 10 minutes */
+
+/* Tell verify where we hold: STATE 'paused' (at its point) or 'past' (we had
+ * applied a transaction committed after its point before we saw the request:
+ * verify picks a later point, which we can reach since we hold). */
+static void
+report_hold(struct apply *a, const char *state)
+{
+    const char *params[3] = {a->pause_token, NULL, state};
+    char committed[LSN_BUFSZ];
+
+    params[1] = lsn_format(a->committed, committed);
+    PQclear(PQexecParams(a->conn,
+                         "UPDATE memori_bridge.verify_pause SET state = $3, "
+                         "applied = $2::pg_lsn, updated_at = now() WHERE token = $1",
+                         3, NULL, params, NULL, NULL, 0));
+}
+
+/* Hold still at a transaction boundary (outside pipeline mode) until verify
+ * releases us, or moves its point further (then go on to it: returns with
+ * a->pause_at set). PAST: we are beyond the point asked for. */
+static void
+hold_here(struct apply *a, bool past)
+{
+    const char *params[1] = {a->pause_token};
+    int64_t start = clock_now_us();
+
+    report_hold(a, past ? "past" : "paused");
+    if (past)
+        log_info("verify asked for a pause at " LSN_FMT ", already applied past it; holding at "
+                 LSN_FMT " until it takes a later point",
+                 LSN_ARGS(a->pause_at), LSN_ARGS(a->committed));
+    else
+        log_info("holding at " LSN_FMT " for verify", LSN_ARGS(a->committed));
+    a->pause_at = LSN_INVALID;
+    while (!atomic_load(&a->st->stop))
+    {
+        struct pollfd fds[2] = {{PQsocket(a->conn), POLLIN, 0}, {a->st->stop_fd, POLLIN, 0}};
+        PGresult *res;
+        PGnotify *n;
+        char state[16] = "";
+        lsn_t at = LSN_INVALID;
+
+        if (clock_now_us() - start > PAUSE_LIMIT_US)
+        {
+            log_warning("verify held the bridge for 10 minutes without releasing it; going on");
+            break;
+        }
+        if (poll(fds, 2, 1000) > 0 && (fds[0].revents & POLLIN) && PQconsumeInput(a->conn) == 0)
+            break;
+        while ((n = PQnotifies(a->conn)) != NULL)
+            PQfreemem(n);
+        res = PQexecParams(a->conn,
+                           "SELECT state, pause_at FROM memori_bridge.verify_pause "
+                           "WHERE token = $1",
+                           1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        {
+            snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, 0));
+            lsn_parse(PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)), &at);
+        }
+        PQclear(res);
+        if (strcmp(state, "requested") == 0 && at != LSN_INVALID)
+        {
+            /* a later point: go on to it, unless we are past that one too */
+            if (a->last_commit < at)
+            {
+                a->pause_at = at;
+                log_info("verify moved its point to " LSN_FMT "; going on to it", LSN_ARGS(at));
+                return;
+            }
+            report_hold(a, "past");
+            continue;
+        }
+        if (strcmp(state, "paused") != 0 && strcmp(state, "past") != 0)
+            break; /* released, or the request is gone */
+    }
+    log_info("verify released the bridge; going on");
+    a->pause_token[0] = '\0';
+}
+
+/* A request of verify, read outside pipeline mode at a transaction boundary. */
+static void
+read_request(struct apply *a)
+{
+    const char *params[1] = {a->o.origin};
+    PGresult *res;
+
+    res = PQexecParams(a->conn,
+                       "SELECT token, pause_at FROM memori_bridge.verify_pause "
+                       "WHERE slot = $1 AND state = 'requested' ORDER BY updated_at LIMIT 1",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+    {
+        snprintf(a->pause_token, sizeof(a->pause_token), "%s", PQgetvalue(res, 0, 0));
+        lsn_parse(PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)), &a->pause_at);
+    }
+    PQclear(res);
+    if (a->pause_at == LSN_INVALID || a->last_commit < a->pause_at)
+        return;
+    /* already applied a transaction committed after the point: hold here,
+     * and let verify take a later one */
+    hold_here(a, true);
+}
+
+/* Look for verify's NOTIFY; only between target transactions. */
+bool
+apply_check_requests(struct apply *a)
+{
+    PGnotify *n;
+    bool got = false;
+
+    if (!a->listening || a->group_open || a->in_xact)
+        return true;
+    if (PQconsumeInput(a->conn) == 0)
+        return pl_poll(&a->pl);
+    while ((n = PQnotifies(a->conn)) != NULL)
+    {
+        got = true;
+        PQfreemem(n);
+    }
+    if (!got || a->pause_at != LSN_INVALID)
+        return true;
+    if (!pl_sync(&a->pl) || !pl_leave(&a->pl))
+        return false;
+    read_request(a);
+    return pl_enter(&a->pl);
+}
+
+/* Hold still at verify's point until verify releases us (or moves it). */
+bool
+apply_hold(struct apply *a)
+{
+    if (!pl_sync(&a->pl) || !pl_leave(&a->pl))
+        return false;
+    hold_here(a, false);
+    return pl_enter(&a->pl);
+}

@@ -1,0 +1,200 @@
+/*
+ * reader.c - the reader thread.
+ */
+#include "bridge/streaming/reader.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/base/clock.h"
+#include "bridge/base/log.h"
+#include "decoder/w2j.h"
+
+/* Status goes out at most this often when only the durable position moved. */
+#define STATUS_MIN_US 1000000
+
+struct reader
+{
+    struct stream *s;
+    struct ring *ring;
+    struct run_state *st;
+    const struct conf *conf;
+    struct w2j_parser parser;
+    struct batch *cur;  /* being filled; NULL when none */
+    bool in_xact;       /* between a B and its C */
+    lsn_t last_idle;    /* position of the last IDLE item */
+    int64_t interval;   /* status interval, microseconds */
+};
+
+/* Microseconds until the next status is due (at least 0). */
+static int64_t
+until_status(const struct reader *r)
+{
+    int64_t left = r->s->last_status + r->interval - clock_now_us();
+
+    return left > 0 ? left : 0;
+}
+
+static bool
+status_if_due(struct reader *r)
+{
+    int64_t since = clock_now_us() - r->s->last_status;
+    lsn_t durable = atomic_load(&r->st->durable);
+
+    if (since >= r->interval ||
+        (durable > r->s->flushed_sent && since >= (r->interval < STATUS_MIN_US ? r->interval
+                                                                               : STATUS_MIN_US)))
+        return stream_send_status(r->s, durable, false);
+    return true;
+}
+
+static void
+push(struct reader *r)
+{
+    if (r->cur != NULL && r->cur->nitems > 0)
+    {
+        ring_push(r->ring, r->cur);
+        r->cur = NULL;
+    }
+}
+
+/* Get a free batch, waiting (and keeping the status going) while there is
+ * none. Returns 1, 0 when stopped, -1 on failure. */
+static int
+get_batch(struct reader *r)
+{
+    while ((r->cur = ring_take_free(r->ring)) == NULL)
+    {
+        struct pollfd fds[2] = {{r->ring->free_fd, POLLIN, 0}, {r->st->stop_fd, POLLIN, 0}};
+
+        if (atomic_load(&r->st->stop))
+            return 0;
+        if (poll(fds, 2, (int) (until_status(r) / 1000) + 1) > 0 && (fds[0].revents & POLLIN))
+            ring_clear(r->ring->free_fd);
+        if (!status_if_due(r))
+            return -1;
+    }
+    return 1;
+}
+
+/* Add a record (REC non-NULL) or an IDLE item at POS. Returns 1, 0 when
+ * stopped, -1 on failure. */
+static int
+add(struct reader *r, const struct w2j_record *rec, lsn_t pos, uint32_t bytes)
+{
+    int tries;
+
+    for (tries = 0; tries < 2; tries++)
+    {
+        int g, added;
+
+        if (r->cur == NULL && (g = get_batch(r)) <= 0)
+            return g;
+        added = rec ? batch_add_record(r->cur, rec, pos, bytes) : batch_add_idle(r->cur, pos);
+        if (added != 0)
+            return added;
+        push(r); /* full: hand it on, and add to a fresh one */
+    }
+    return -1;
+}
+
+enum reader_outcome
+reader_run(struct stream *s, struct ring *ring, struct run_state *st, const struct conf *conf)
+{
+    struct reader r;
+    enum reader_outcome out = READER_STOPPED;
+
+    memset(&r, 0, sizeof(r));
+    r.s = s;
+    r.ring = ring;
+    r.st = st;
+    r.conf = conf;
+    r.interval = conf->status_interval_ms * 1000;
+    w2j_parser_init(&r.parser, NULL, NULL);
+    while (!atomic_load(&st->stop))
+    {
+        struct stream_msg msg;
+        struct w2j_record rec;
+        struct w2j_error err;
+        enum pgconn_failure failure;
+        int got, added;
+
+        if (!status_if_due(&r))
+        {
+            out = READER_TRANSIENT;
+            break;
+        }
+        got = stream_read(s, &msg, r.cur != NULL && r.cur->nitems > 0
+                                       ? 0
+                                       : (int) (until_status(&r) / 1000) + 1,
+                          st->stop_fd, &failure);
+        if (got < 0)
+        {
+            out = failure == PGCONN_TRANSIENT ? READER_TRANSIENT : READER_FATAL;
+            break;
+        }
+        if (got == 0)
+        {
+            push(&r); /* nothing more for now: let the applier have it */
+            continue;
+        }
+        if (msg.kind == STREAM_KEEPALIVE)
+        {
+            atomic_store(&st->server_end, msg.wal_end);
+            if (msg.reply_requested &&
+                !stream_send_status(s, atomic_load(&st->durable), false))
+            {
+                out = READER_TRANSIENT;
+                break;
+            }
+            if (!r.in_xact)
+            {
+                if (msg.wal_end > s->received)
+                    s->received = msg.wal_end;
+                atomic_store(&st->reader_idle, true);
+                if (msg.wal_end > r.last_idle)
+                {
+                    r.last_idle = msg.wal_end;
+                    if ((added = add(&r, NULL, msg.wal_end, 0)) <= 0)
+                    {
+                        out = added == 0 ? READER_STOPPED : READER_FATAL;
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        atomic_store(&st->reader_idle, false);
+        atomic_store(&st->received, msg.data_start);
+        if (!w2j_parse(&r.parser, msg.data, msg.len, &rec, &err))
+        {
+            log_error("could not decode the message at " LSN_FMT " of slot \"%s\": byte %zu: %s",
+                      LSN_ARGS(msg.data_start), s->slot, err.offset, err.message);
+            out = READER_FATAL;
+            break;
+        }
+        if (rec.action == W2J_BEGIN)
+            r.in_xact = true;
+        else if (rec.action == W2J_COMMIT)
+            r.in_xact = false;
+        if ((added = add(&r, &rec, msg.data_start, (uint32_t) msg.len)) <= 0)
+        {
+            if (added < 0)
+                log_error("out of memory queueing the message at " LSN_FMT,
+                          LSN_ARGS(msg.data_start));
+            out = added == 0 ? READER_STOPPED : READER_FATAL;
+            break;
+        }
+        /* a message this large would keep the parser's arena large: let it go */
+        if (r.parser.arena_cap > (size_t) conf->ring_batch_bytes * 4)
+        {
+            w2j_parser_free(&r.parser);
+            w2j_parser_init(&r.parser, NULL, NULL);
+        }
+    }
+    if (out == READER_STOPPED)
+        push(&r);
+    w2j_parser_free(&r.parser);
+    return out;
+}
