@@ -11,31 +11,26 @@
 set -euo pipefail
 out=${1:?usage: capture.sh OUT_FILE}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
-pgh=${MB_PGH:-$root/tests/harness/pgh}
-export MB_HARNESS_BASE=${MB_HARNESS_BASE:-/tmp/mbh-bench}
+bench_name=capture
+. "$here/lib.sh"
 
-set_dir=
-trap '[ -n "$set_dir" ] && "$pgh" stop "$set_dir" >/dev/null 2>&1' EXIT
-eval "$("$pgh" start --count 1 --owner $$)"
-set_dir=$PGH_SET
-psql=("$PGH_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d "$PGH_1_DSN")
+bench_clusters 1
 
-"${psql[@]}" -f "$root/sql/memori_schema.sql"
-"$PGH_BINDIR/pg_recvlogical" -d "$PGH_1_DSN" --slot bench --create-slot -P wal2json
-echo "capture: running bench/memori_workload.sql" >&2
-"${psql[@]}" -f "$here/memori_workload.sql"
-endpos=$("${psql[@]}" -Atc "SELECT pg_current_wal_lsn()")
-echo "capture: reading the slot up to $endpos" >&2
-t0=$(date +%s.%N)
+q "$PGH_1_DSN" -f "$root/sql/memori_schema.sql"
+"$bin/pg_recvlogical" -d "$PGH_1_DSN" --slot bench --create-slot -P wal2json
+say "running bench/memori_workload.sql"
+q "$PGH_1_DSN" -f "$here/memori_workload.sql"
+endpos=$(qv "$PGH_1_DSN" "SELECT pg_current_wal_lsn()")
+say "reading the slot up to $endpos"
+t0=$(now)
 PGOPTIONS="-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex" \
-    "$PGH_BINDIR/pg_recvlogical" -d "$PGH_1_DSN" --slot bench --start --endpos "$endpos" --no-loop \
+    "$bin/pg_recvlogical" -d "$PGH_1_DSN" --slot bench --start --endpos "$endpos" --no-loop \
     -f "$out.tmp" -o format-version=2 -o include-xids=1 -o include-lsn=1 -o include-timestamp=1 \
     -o include-types=1 -o include-type-oids=1 -o 'add-tables=memori.*'
-t1=$(date +%s.%N)
+t1=$(now)
 mv "$out.tmp" "$out"
 bytes=$(stat -c %s "$out")
 # How fast wal2json turned the WAL into this stream (walsender plus
 # pg_recvlogical writing it): the rate the decoder must stay far above.
 awk -v b="$bytes" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "wal2json_mb_per_s %.1f\n", b / (t1 - t0) / 1e6 }' >"$out.meta"
-echo "capture: $(wc -l <"$out") messages, $((bytes / 1000000)) MB in $out; $(cat "$out.meta")" >&2
+say "$(wc -l <"$out") messages, $((bytes / 1000000)) MB in $out; $(cat "$out.meta")"

@@ -96,98 +96,28 @@ set -euo pipefail
 export LC_ALL=C
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
-build_arg=${1:-$root/build}
-build=$(cd "$build_arg" 2>/dev/null && pwd || printf '%s' "$build_arg")
-bridge=${MB_BRIDGE:-$build/bridge/memori-bridge}
+. "$here/lib.sh"
+bench_build "${1:-}"
 writer=${MB_WRITER:-$build/tests/integration/switch_writer}
 rounds=${MB_CUTOVER_ROUNDS:-5}
 rate=${MB_CUTOVER_RATE:-2000}
 nwriters=${MB_CUTOVER_WRITERS:-4}
 delay_fixed=${MB_CUTOVER_DELAY_US:-}
-profile=${MB_BENCH_SOURCE_PROFILE:-supabase}
 before_s=3   # seconds of load before each switch
 after_s=2    # and after it (bridge)
 calib_s=3
 seed_memories=2000
-pgh=${MB_PGH:-$root/tests/harness/pgh}
-export MB_HARNESS_BASE=${MB_HARNESS_BASE:-/tmp/mbh-bench}
-
-say() { printf 'cutover.sh: %s\n' "$*" >&2; }
-die() { say "FAILED: $*"; exit 1; }
 
 for v in rounds rate nwriters; do
     [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer, not \"${!v}\""
 done
 [ -z "$delay_fixed" ] || [[ $delay_fixed =~ ^[0-9]+$ ]] || die "MB_CUTOVER_DELAY_US must be a number of microseconds"
-case $profile in
-    supabase) pgh_profile=(--supabase 1) ;;
-    superuser) pgh_profile=() ;;
-    *) die "MB_BENCH_SOURCE_PROFILE is \"$profile\"; use supabase or superuser" ;;
-esac
+bench_profile
 [ "$nwriters" -le 9 ] || die "MB_CUTOVER_WRITERS is at most 9 (switch k's writers take the indexes 10k to 10k + 9)"
-[ -x "$bridge" ] || die "$bridge not found (build it, or point MB_BRIDGE at it)"
+bench_bridge_built cutover || die "$bridge_skip"
 [ -x "$writer" ] || die "$writer not found (build the tests, or point MB_WRITER at it)"
-"$bridge" --help 2>&1 | grep -E '^ +cutover ' | grep -q 'not built yet' && die "\`$bridge cutover\` is not built yet"
 
-# The figures are only worth something on an otherwise idle machine: measure
-# how busy it is for 2 s before starting.
-cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
-read -r busy0 all0 < <(cpu_jiffies)
-sleep 2
-read -r busy1 all1 < <(cpu_jiffies)
-busy_before=$(( (busy1 - busy0) * 100 / (all1 - all0 > 0 ? all1 - all0 : 1) ))
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-[ "$busy_before" -le 10 ] ||
-    say "WARNING: the machine was ${busy_before}% busy before the benchmark started: other work skews the figures"
-
-# ---------------------------------------------------------------------------
-# Clusters, and cleanup whatever happens
-
-work=$(mktemp -d /tmp/mb-cutover.XXXXXX)
-sets=()
-bg_pids=()
-reaped()
-{
-    local keep=() p
-    for p in "${bg_pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-    bg_pids=("${keep[@]}")
-}
-cleanup()
-{
-    local p
-    for p in "${bg_pids[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${sets[@]}"; do
-        "$pgh" stop "$p" >/dev/null 2>&1
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-# Start a set of two clusters (pgh start options, such as --supabase 1, as
-# arguments): sets SET, BIN, PORT1, PORT2 and PW.
-start_set()
-{
-    local out
-    out=$("$pgh" start --count 2 --owner $$ "$@") || die "could not start the clusters"
-    eval "$out"
-    sets+=("$PGH_SET")
-    SET=$PGH_SET
-    BIN=$PGH_BINDIR
-    PORT1=$PGH_1_PORT
-    PORT2=$PGH_2_PORT
-    PW=$PGH_PASSWORD
-}
-stop_set()
-{
-    local keep=() p
-    "$pgh" stop "$1" >/dev/null 2>&1 || say "could not stop the clusters of $1"
-    for p in "${sets[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-    sets=("${keep[@]}")
-}
+bench_busy
 
 # Passwords never go on a command line or into this output: libpq reads them
 # from a password file (postgres: the harness's; app: made up here).
@@ -197,27 +127,18 @@ pgpass_line() { printf '127.0.0.1:*:*:%s:%s\n' "$1" "$(printf '%s' "$2" | sed 's
 export PGPASSFILE=$work/pgpass
 export MB_APP_PW=$app_pw
 
-start_set "${pgh_profile[@]}"
-[ "$PGH_1_PROFILE" = "$profile" ] || die "the source came up with the $PGH_1_PROFILE profile, not $profile"
-(umask 077 && { pgpass_line postgres "$PW"; pgpass_line app "$app_pw"; } >"$PGPASSFILE")
+bench_source_clusters 2
+(umask 077 && { pgpass_line postgres "$PGH_PASSWORD"; pgpass_line app "$app_pw"; } >"$PGPASSFILE")
 say "source of memori-bridge: $profile profile"
 if [ "$profile" = supabase ]; then
     profile_what="made as Supabase makes it; the bridge and the writers connect as its postgres (NOSUPERUSER REPLICATION)"
 else
     profile_what="a plain cluster; the bridge and the writers connect as its superuser postgres"
 fi
-say "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $("$BIN/postgres" --version)"
+say "cpu: $(cpu_cores); $("$bin/postgres" --version)"
 
-dsn() { printf 'host=127.0.0.1 port=%s user=%s dbname=%s' "$1" "${2:-postgres}" "${3:-postgres}"; }
-q() { local d=$1; shift; "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$d" "$@"; }
-qv() { q "$1" -At -c "$2"; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
-median()
-{
-    tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
 maxof() { tr ' ' '\n' | awk 'NF' | sort -g | tail -n 1; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
 
 schema_and_seed()
 {
@@ -271,8 +192,8 @@ stop_writers()
 # ---------------------------------------------------------------------------
 # 1. memori-bridge
 
-S1=$(dsn "$PORT1")
-T1=$(dsn "$PORT2")
+S1=$(dsn "$PGH_1_PORT")
+T1=$(dsn "$PGH_2_PORT")
 schema_and_seed "$S1"
 export MEMORI_BRIDGE_SOURCE=$S1 MEMORI_BRIDGE_TARGET=$T1
 "$bridge" init >"$work/init.log" 2>&1 || { sed 's/^/    /' "$work/init.log" >&2; die "memori-bridge init failed"; }
@@ -395,15 +316,15 @@ else
     bridge_check+="; no warning or error in the bridge's logs"
 fi
 say "bridge: $bridge_check"
-stop_set "$SET"
+bench_stop "$PGH_SET"
 
 # ---------------------------------------------------------------------------
 # 2. pg_easy_replicate's recipe over native logical replication
 
-start_set
-(umask 077 && { pgpass_line postgres "$PW"; pgpass_line app "$app_pw"; } >"$PGPASSFILE")
-S0=$(dsn "$PORT1")
-T0=$(dsn "$PORT2")
+bench_clusters 2
+(umask 077 && { pgpass_line postgres "$PGH_PASSWORD"; pgpass_line app "$app_pw"; } >"$PGPASSFILE")
+S0=$(dsn "$PGH_1_PORT")
+T0=$(dsn "$PGH_2_PORT")
 # PostgreSQL 15 starts apply workers at most once per wal_retrieve_retry_interval
 # (5 s) for the whole cluster: every round's subscription would wait for it.
 q "$T0" -c "ALTER SYSTEM SET wal_retrieve_retry_interval = '100ms'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -421,7 +342,7 @@ for ((i = 0; i < 5; i++)); do
     qv "$S0" "SELECT 1" >/dev/null
     psql_ms+=("$(ms "$t0" "$EPOCHREALTIME")")
 done
-psql_med=$(echo "${psql_ms[*]}" | median)
+psql_med=$(echo "${psql_ms[*]}" | median %.1f)
 
 checksum_sql="SELECT string_agg(t || ' ' || n || ' ' || h, E'\n' ORDER BY t) FROM ("
 for t in memories entities relationships conversations; do
@@ -468,10 +389,10 @@ for ((r = 1; r <= rounds; r++)); do
     db=rr$r
     q "$S0" -c "CREATE DATABASE $db"
     q "$T0" -c "CREATE DATABASE $db"
-    S=$(dsn "$PORT1" postgres "$db")
-    T=$(dsn "$PORT2" postgres "$db")
-    AS=$(dsn "$PORT1" app "$db")
-    AT=$(dsn "$PORT2" app "$db")
+    S=$(dsn "$PGH_1_PORT" postgres "$db")
+    T=$(dsn "$PGH_2_PORT" postgres "$db")
+    AS=$(dsn "$PGH_1_PORT" app "$db")
+    AT=$(dsn "$PGH_2_PORT" app "$db")
     schema_and_seed "$S"
     q "$S" -c "GRANT USAGE ON SCHEMA memori TO app" \
         -c "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA memori TO app" \
@@ -481,7 +402,7 @@ for ((r = 1; r <= rounds; r++)); do
     q "$T" -c "GRANT USAGE ON SCHEMA memori TO app" -c "GRANT SELECT ON ALL TABLES IN SCHEMA memori TO app"
     # The subscription's connection string holds the password: it goes from the
     # environment to the target's catalog, through psql's \getenv.
-    export MB_SUBCONN="$S password='$(printf '%s' "$PW" | sed "s/[\\\\']/\\\\&/g")'"
+    export MB_SUBCONN="$S password='$(printf '%s' "$PGH_PASSWORD" | sed "s/[\\\\']/\\\\&/g")'"
     q "$T" >/dev/null <<EOF
 \getenv conn MB_SUBCONN
 SET client_min_messages = warning;
@@ -554,27 +475,27 @@ EOF
     q "$T0" -c "DROP DATABASE $db"
     q "$S0" -c "DROP DATABASE $db WITH (FORCE)"
 done
-stop_set "$SET"
+bench_stop "$PGH_SET"
 
 # ---------------------------------------------------------------------------
 # Report
 
-b_med=$(echo "${bridge_pauses[*]}" | median)
+b_med=$(echo "${bridge_pauses[*]}" | median %.1f)
 b_max=$(echo "${bridge_pauses[*]}" | maxof)
-r_med=$(echo "${recipe_pauses[*]}" | median)
+r_med=$(echo "${recipe_pauses[*]}" | median %.1f)
 r_max=$(echo "${recipe_pauses[*]}" | maxof)
-bw_med=$(echo "${bridge_longest[*]}" | median)
+bw_med=$(echo "${bridge_longest[*]}" | median %.1f)
 bw_max=$(echo "${bridge_longest[*]}" | maxof)
-b_rate=$(echo "${bridge_rates[*]}" | median)
-r_rate=$(echo "${recipe_rates[*]}" | median)
+b_rate=$(echo "${bridge_rates[*]}" | median %.1f)
+r_rate=$(echo "${recipe_rates[*]}" | median %.1f)
 list() { local IFS=,; echo "$*" | sed 's/,/, /g'; }
 verdict() { awk -v v="$1" -v g="$2" 'BEGIN { print (v + 0 < g + 0 ? "met" : "NOT met") }'; }
 
 echo
 echo "## memori cutover benchmark"
 echo
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $("$BIN/postgres" --version | sed 's/^postgres (PostgreSQL)/PostgreSQL/'); wal2json $(dpkg-query -W -f '${Version}' postgresql-15-wal2json 2>/dev/null || echo '?')"
-echo "machine: ${busy_before}% busy in the 2 s before the run; load average before: $load_before, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cpu: $(cpu_cores); $(pg_version); wal2json $(wal2json_version)"
+echo "machine: ${busy_before}% busy in the 2 s before the run; load average before: $load_before, at the end: $(load3)"
 echo "source of memori-bridge: $profile profile: $profile_what; the recipe: plain clusters, as their superuser"
 echo "command: MB_BENCH_SOURCE_PROFILE=$profile ${MB_BRIDGE:+MB_BRIDGE=$MB_BRIDGE }${MB_WRITER:+MB_WRITER=$MB_WRITER }MB_CUTOVER_ROUNDS=$rounds MB_CUTOVER_RATE=$rate MB_CUTOVER_WRITERS=$nwriters${delay_fixed:+ MB_CUTOVER_DELAY_US=$delay_fixed} bench/cutover.sh $build_arg"
 echo
@@ -605,10 +526,10 @@ echo "| step | median ms | worst ms | per switch (ms) |"
 echo "|---|---:|---:|---|"
 for n in 1 2 3 4 5 6 7 8; do
     [ -n "${stepms[$n]:-}" ] || continue
-    echo "| $n. ${stepname[$n]} | $(echo "${stepms[$n]}" | median) | $(echo "${stepms[$n]}" | maxof) | $(echo "${stepms[$n]}" | sed 's/ $//; s/ /, /g') |"
+    echo "| $n. ${stepname[$n]} | $(echo "${stepms[$n]}" | median %.1f) | $(echo "${stepms[$n]}" | maxof) | $(echo "${stepms[$n]}" | sed 's/ $//; s/ /, /g') |"
 done
 echo "| pause (fence to unfence: steps 3 to 7, by the bridge's clock) | $b_med | $b_max | $(list "${bridge_pauses[@]}") |"
-echo "| steps 3 to 7 (the sum of the step times) | $(echo "${bridge_s37[*]}" | median) | $(echo "${bridge_s37[*]}" | maxof) | $(list "${bridge_s37[@]}") |"
+echo "| steps 3 to 7 (the sum of the step times) | $(echo "${bridge_s37[*]}" | median %.1f) | $(echo "${bridge_s37[*]}" | maxof) | $(list "${bridge_s37[@]}") |"
 echo
 echo "The bridge's clock starts as the fence asks for its locks (start of step 3: new writes queue behind the"
 echo "fence's ALTER TABLE ... ENABLE TRIGGER from then on) and stops when the unfence has committed (end of step 7)."
@@ -627,7 +548,7 @@ echo
 echo "| step | median ms | worst ms | per round (ms) |"
 echo "|---|---:|---:|---|"
 for s in "${rstep_names[@]}"; do
-    echo "| ${rstep_label[$s]} | $(echo "${rstep[$s]}" | median) | $(echo "${rstep[$s]}" | maxof) | $(echo "${rstep[$s]}" | sed 's/ $//; s/ /, /g') |"
+    echo "| ${rstep_label[$s]} | $(echo "${rstep[$s]}" | median %.1f) | $(echo "${rstep[$s]}" | maxof) | $(echo "${rstep[$s]}" | sed 's/ $//; s/ /, /g') |"
 done
 echo "| pause (a to e) | $r_med | $r_max | $(list "${recipe_pauses[@]}") |"
 echo
@@ -640,8 +561,8 @@ echo "check: after each round an app write works on the target, and the target e
 echo
 echo "### Commands"
 echo
-echo "bridge: SOURCE_DSN='$S1', TARGET_DSN='$T1'; recipe: SOURCE_DSN='$(dsn "$PORT1" postgres rrN)',"
-echo "TARGET_DSN='$(dsn "$PORT2" postgres rrN)' (N = the round); passwords from a password file (PGPASSFILE), never printed"
+echo "bridge: SOURCE_DSN='$S1', TARGET_DSN='$T1'; recipe: SOURCE_DSN='$(dsn "$PGH_1_PORT" postgres rrN)',"
+echo "TARGET_DSN='$(dsn "$PGH_2_PORT" postgres rrN)' (N = the round); passwords from a password file (PGPASSFILE), never printed"
 echo
 echo '```'
 echo "# memori-bridge: the source with sql/memori_schema.sql and seed rows, then"

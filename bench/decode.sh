@@ -10,27 +10,27 @@
 # against the rate at which wal2json emitted the stream.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
 build=$(cd "${1:-$here/../build}" && pwd)
 runs=${2:-5}
 stream=$build/bench/memori-stream.jsonl
 
 for b in w2j jansson jsonc; do
     [ -x "$build/bench/decode_bench_$b" ] ||
-        { echo "decode.sh: $build/bench/decode_bench_$b missing; build first (cmake --build $build)" >&2; exit 1; }
+        { say "$build/bench/decode_bench_$b missing; build first (cmake --build $build)"; exit 1; }
 done
 if [ ! -s "$stream" ] || [ "$here/memori_workload.sql" -nt "$stream" ]; then
     bash "$here/capture.sh" "$stream"
 fi
 
-results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+results=$work/results
 for b in w2j jansson jsonc; do
-    echo "decode.sh: running $b ($runs runs)" >&2
+    say "running $b ($runs runs)"
     "$build/bench/decode_bench_$b" "$stream" "$runs" >>"$results"
 done
 
 emit=$(awk '/wal2json_mb_per_s/ { print $2 }' "$stream.meta" 2>/dev/null || echo 0)
-awk -v runs="$runs" -v emit="$emit" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" '
+awk -v runs="$runs" -v emit="$emit" -v cpu="$(cpu_model)" '
     { name[NR] = $1; sec[NR] = $2; bytes = $3; msgs = $4; changes = $5; cols[NR] = $6 }
     END {
         printf "stream: %d messages, %d row changes, %.1f MB (bench/memori_workload.sql)\n", msgs, changes, bytes / 1e6

@@ -66,19 +66,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
-build_arg=${1:-$root/build}
-build=$(cd "$build_arg" 2>/dev/null && pwd || printf '%s' "$build_arg")
-bridge=${MB_BRIDGE:-$build/bridge/memori-bridge}
+. "$here/lib.sh"
+bench_build "${1:-}"
 gb=${MB_INIT_GB:-1}
 runs=${MB_INIT_RUNS:-3}
 jobs1=${MB_INIT_JOBS1:-0}
-pgh=${MB_PGH:-$root/tests/harness/pgh}
-export MB_HARNESS_BASE=${MB_HARNESS_BASE:-/tmp/mbh-bench}
-run_started=$(date +%s.%N)
-
-say() { printf 'init.sh: %s\n' "$*" >&2; }
-die() { say "FAILED: $*"; exit 1; }
+run_started=$(now)
 
 [[ $gb =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v g="$gb" 'BEGIN { exit !(g > 0 && g <= 64) }' ||
     die "MB_INIT_GB must be a number of GiB above 0 (at most 64), not \"$gb\""
@@ -87,15 +80,7 @@ die() { say "FAILED: $*"; exit 1; }
 [[ $jobs1 =~ ^[01]$ ]] || die "MB_INIT_JOBS1 must be 0 or 1, not \"$jobs1\""
 
 # The init rows run only when the binary is there and its `init` is built.
-have_bridge=0
-if [ ! -x "$bridge" ]; then
-    bridge_skip="$bridge not found (build it, or point MB_BRIDGE at it)"
-elif help=$("$bridge" --help 2>/dev/null) && printf '%s\n' "$help" | grep -E '^ +init ' | grep -q 'not built yet'; then
-    bridge_skip="\`$bridge init\` is not built yet"
-else
-    have_bridge=1
-fi
-[ "$have_bridge" = 1 ] || say "skipping the memori-bridge rows: $bridge_skip"
+bench_bridge_built init || say "skipping the memori-bridge rows: $bridge_skip"
 
 have_pgcopydb=0
 pgcopydb_skip=
@@ -109,62 +94,29 @@ else
     say "skipping the pgcopydb rows: $pgcopydb_skip"
 fi
 
-# The figures are only worth something on an otherwise idle machine: measure
-# how busy it is for 2 s before starting.
-cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
-read -r busy0 all0 < <(cpu_jiffies)
-sleep 2
-read -r busy1 all1 < <(cpu_jiffies)
-busy_before=$(( (busy1 - busy0) * 100 / (all1 - all0 > 0 ? all1 - all0 : 1) ))
-[ "$busy_before" -le 10 ] ||
-    say "WARNING: the machine was ${busy_before}% busy before the benchmark started: other work skews the figures"
+bench_busy
 
-# ---------------------------------------------------------------------------
-# Clusters, and cleanup whatever happens
-
-work=$(mktemp -d /tmp/mb-init.XXXXXX)
-set_dir=
-bg_pids=()
-cleanup()
-{
-    local pid
-    for pid in "${bg_pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    [ -n "$set_dir" ] && "$pgh" stop "$set_dir" >/dev/null 2>&1
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-eval "$("$pgh" start --count 2 --owner $$)"
-set_dir=$PGH_SET
-bin=$PGH_BINDIR
+bench_clusters 2
 # Connection strings without the password; libpq (and so memori-bridge,
 # pgcopydb, pg_dump and pg_restore) takes it from PGPASSWORD, so it is never on
 # a command line, in a log or in this output.
 export PGPASSWORD=$PGH_PASSWORD
-SRC="host=127.0.0.1 port=$PGH_1_PORT user=postgres dbname=memori"
+SRC=$(dsn "$PGH_1_PORT" postgres memori)
 SRC_URI="postgres://postgres@127.0.0.1:$PGH_1_PORT/memori"
-tgt_dsn() { printf 'host=127.0.0.1 port=%s user=postgres dbname=%s' "$PGH_2_PORT" "$1"; }
+tgt_dsn() { dsn "$PGH_2_PORT" postgres "$1"; }
 tgt_uri() { printf 'postgres://postgres@127.0.0.1:%s/%s' "$PGH_2_PORT" "$1"; }
 
 # psql quietly: no NOTICE about cascades or missing databases.
-psql_q() { PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" "$bin/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-src() { psql_q -d "$SRC" "$@"; }
+psql_q() { PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" q "$@"; }
+src() { psql_q "$SRC" "$@"; }
 srcq() { src -At -c "$1"; }
 # tgt DB ARGS...: psql on target database DB
-tgt() { local db=$1; shift; psql_q -d "$(tgt_dsn "$db")" "$@"; }
+tgt() { local db=$1; shift; psql_q "$(tgt_dsn "$db")" "$@"; }
 tgtq() { tgt "$1" -At -c "$2"; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-pg_version=$("$bin/postgres" --version | sed 's/^postgres (PostgreSQL)/PostgreSQL/')
-say "cpu: $cpu, $(nproc) cores; $pg_version; pgcopydb $pgcopydb_version"
+say "cpu: $(cpu_cores); $(pg_version); pgcopydb $pgcopydb_version"
 
-psql_q -d "host=127.0.0.1 port=$PGH_1_PORT user=postgres dbname=postgres" -c "CREATE DATABASE memori"
+psql_q "$(dsn "$PGH_1_PORT")" -c "CREATE DATABASE memori"
 src -f "$root/sql/memori_schema.sql"
 
 tables=(memories entities relationships conversations)
@@ -248,18 +200,6 @@ check_copy()
     fi
 }
 
-drop_slot()
-{
-    src -c "DO \$\$ DECLARE deadline timestamptz := clock_timestamp() + interval '30 s'; BEGIN
-                WHILE EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = 'memori_bridge' AND active) LOOP
-                    IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'slot memori_bridge still active'; END IF;
-                    PERFORM pg_sleep(0.05);
-                END LOOP;
-                PERFORM pg_drop_replication_slot('memori_bridge')
-                FROM pg_replication_slots WHERE slot_name = 'memori_bridge';
-            END \$\$"
-}
-
 drop_origin()
 {
     tgt postgres -c "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = 'memori_bridge'" >/dev/null
@@ -314,7 +254,7 @@ run_one()
     local m=$1 r=$2 db=${1}_$2 t0 t1 rc=0 log=$work/${1}_$2.log v0 v1 l1
     tgt postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
     case $m in
-        init*) drop_slot; drop_origin ;;
+        init*) drop_slot "$SRC" memori_bridge; drop_origin ;;
         pgcopydb) rm -rf "$work/pgcopydb" ;;
         dump_dir) rm -rf "$work/dump" ;;
     esac
@@ -384,7 +324,7 @@ run_one()
     fi
     check_copy "$db" "${label[$m]} (round $r)"
     case $m in
-        init*) drop_slot; drop_origin ;;
+        init*) drop_slot "$SRC" memori_bridge; drop_origin ;;
         pgcopydb) rm -rf "$work/pgcopydb" ;;
         dump_dir) rm -rf "$work/dump" ;;
     esac
@@ -410,10 +350,6 @@ if grep -rqF -- "$PGH_PASSWORD" "$work"; then
     die "a log under $work holds the password; not printing the report"
 fi
 
-median()
-{
-    tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
 range() { tr ' ' '\n' | awk 'NF' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s to %s", lo, hi }'; }
 runs_list() { echo "$1" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.1f", (i > 1 ? ", " : ""), $i; print "" }'; }
 cell() { printf '%s' "${1//|/\\|}"; }   # a label in a table cell
@@ -428,8 +364,8 @@ total_secs=$(secs "$run_started" "$(now)")
 echo
 echo "## memori initial-copy benchmark"
 echo
-echo "cpu: $cpu, $(nproc) cores; $pg_version; pgcopydb $pgcopydb_version; memori-bridge $bridge"
-echo "machine: ${busy_before}% busy in the 2 s before the run; 1-min load average at the start of the timed runs: $(echo "$loads" | range); at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cpu: $(cpu_cores); $(pg_version); pgcopydb $pgcopydb_version; memori-bridge $bridge"
+echo "machine: ${busy_before}% busy in the 2 s before the run; 1-min load average at the start of the timed runs: $(echo "$loads" | range); at the end: $(load3)"
 echo "command: ${MB_BRIDGE:+MB_BRIDGE=$MB_BRIDGE }MB_INIT_GB=$gb MB_INIT_RUNS=$runs MB_INIT_JOBS1=$jobs1 bench/init.sh $build_arg"
 echo "whole run: $(awk -v s="$total_secs" 'BEGIN { printf "%d min %02d s", s / 60, s % 60 }')"
 echo

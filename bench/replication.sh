@@ -102,85 +102,29 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
-build_arg=${1:-$root/build}
-build=$(cd "$build_arg" 2>/dev/null && pwd || printf '%s' "$build_arg")
-bridge=${MB_BRIDGE:-$build/bridge/memori-bridge}
+. "$here/lib.sh"
+bench_build "${1:-}"
 rows_wanted=${MB_BENCH_ROWS:-200000}
 rounds=${MB_BENCH_ROUNDS:-3}
 lag_seconds=${MB_BENCH_LAG_SECONDS:-40}
 lag_rate=${MB_BENCH_LAG_RATE:-2000}
-profile=${MB_BENCH_SOURCE_PROFILE:-supabase}
 clients=${MB_BENCH_CLIENTS:-4}
 threads=${MB_BENCH_THREADS:-2}
 lag_warmup=5
 heartbeat_rate=50
-pgh=${MB_PGH:-$root/tests/harness/pgh}
-export MB_HARNESS_BASE=${MB_HARNESS_BASE:-/tmp/mbh-bench}
-
-say() { printf 'replication.sh: %s\n' "$*" >&2; }
-die() { say "FAILED: $*"; exit 1; }
 
 for v in rows_wanted rounds lag_seconds lag_rate clients threads; do
     [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v must be a positive integer, not \"${!v}\""
 done
 [ "$rounds" -le 4 ] || die "MB_BENCH_ROUNDS is at most 4 (5 slots per round, max_replication_slots = 20)"
-case $profile in
-    supabase) pgh_profile=(--supabase 1) ;;
-    superuser) pgh_profile=() ;;
-    *) die "MB_BENCH_SOURCE_PROFILE is \"$profile\"; use supabase or superuser" ;;
-esac
+bench_profile
 
 # The bridge rows run only when the binary is there and its `run` is built.
-have_bridge=0
-if [ ! -x "$bridge" ]; then
-    bridge_skip="$bridge not found (build it, or point MB_BRIDGE at it)"
-elif help=$("$bridge" --help 2>/dev/null) && printf '%s\n' "$help" | grep -E '^ +run ' | grep -q 'not built yet'; then
-    bridge_skip="\`$bridge run\` is not built yet"
-else
-    have_bridge=1
-fi
-[ "$have_bridge" = 1 ] || say "skipping the bridge rows: $bridge_skip"
+bench_bridge_built run || say "skipping the bridge rows: $bridge_skip"
 
-# The figures are only worth something on an otherwise idle machine: measure
-# how busy it is for 2 s before starting.
-cpu_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
-read -r busy0 all0 < <(cpu_jiffies)
-sleep 2
-read -r busy1 all1 < <(cpu_jiffies)
-busy_before=$(( (busy1 - busy0) * 100 / (all1 - all0 > 0 ? all1 - all0 : 1) ))
-[ "$busy_before" -le 10 ] ||
-    say "WARNING: the machine was ${busy_before}% busy before the benchmark started: other work skews the figures"
+bench_busy
 
-# ---------------------------------------------------------------------------
-# Clusters, and cleanup whatever happens
-
-work=$(mktemp -d /tmp/mb-replication.XXXXXX)
-set_dir=
-bg_pids=()
-# Forget a background process once it has been waited for (its pid may be reused).
-reaped()
-{
-    local keep=() p
-    for p in "${bg_pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-    bg_pids=("${keep[@]}")
-}
-cleanup()
-{
-    local pid
-    for pid in "${bg_pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    [ -n "$set_dir" ] && "$pgh" stop "$set_dir" >/dev/null 2>&1
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-eval "$("$pgh" start --count 2 --owner $$ "${pgh_profile[@]}")"
-set_dir=$PGH_SET
-bin=$PGH_BINDIR
-[ "$PGH_1_PROFILE" = "$profile" ] || die "the source came up with the $PGH_1_PROFILE profile, not $profile"
+bench_source_clusters 2
 if [ "$profile" = supabase ]; then
     profile_what="made as Supabase makes it; consumers connect as its postgres (NOSUPERUSER REPLICATION)"
 else
@@ -190,24 +134,23 @@ fi
 # it is never on a command line, in a log or in this output. Every role of the
 # run has the harness's password.
 export PGPASSWORD=$PGH_PASSWORD
-SRC="host=127.0.0.1 port=$PGH_1_PORT user=postgres dbname=postgres"
-TGT="host=127.0.0.1 port=$PGH_2_PORT user=postgres dbname=postgres"
+SRC=$(dsn "$PGH_1_PORT")
+TGT=$(dsn "$PGH_2_PORT")
 # The source's bootstrap superuser (supabase_admin, or postgres itself), for
 # the set-up that postgres may not do on Supabase; never a consumer's.
 admin_user=$(sed -n 's/.*user=\([^ ]*\).*/\1/p' <<<"$PGH_1_ADMIN_DSN")
-SRC_ADMIN="host=127.0.0.1 port=$PGH_1_PORT user=$admin_user dbname=postgres"
+SRC_ADMIN=$(dsn "$PGH_1_PORT" "$admin_user")
 # The target as a role that may not use the replication origin functions.
-TGT_NOORIGIN="host=127.0.0.1 port=$PGH_2_PORT user=bench_applier dbname=postgres"
+TGT_NOORIGIN=$(dsn "$PGH_2_PORT" bench_applier)
 # What the subscriptions connect with (stored in the target's catalog only);
 # psql reads it from its environment (\getenv), not from its command line.
 export MB_SUBCONN="$SRC password=$PGH_PASSWORD"
 
-src() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -d "$SRC" "$@"; }
-srcadmin() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -d "$SRC_ADMIN" "$@"; }
-tgt() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -d "$TGT" "$@"; }
-srcq() { src -At -c "$1"; }
-tgtq() { tgt -At -c "$1"; }
-now() { date +%s.%N; }
+src() { q "$SRC" "$@"; }
+srcadmin() { q "$SRC_ADMIN" "$@"; }
+tgt() { q "$TGT" "$@"; }
+srcq() { qv "$SRC" "$1"; }
+tgtq() { qv "$TGT" "$1"; }
 
 # The launcher of PostgreSQL 15 starts apply workers at most once per
 # wal_retrieve_retry_interval (5 s) for the whole cluster: a subscription made
@@ -234,8 +177,8 @@ GRANT CREATE ON DATABASE postgres TO bench_applier;
 GRANT USAGE ON SCHEMA memori TO bench_applier;
 $(for t in "${tables[@]}"; do echo "ALTER TABLE memori.$t OWNER TO bench_applier;"; done)
 EOF
-    "$bin/psql" -X -q -v ON_ERROR_STOP=1 -d "$TGT_NOORIGIN" -f "$root/sql/memori_bridge.sql"
-    [ "$("$bin/psql" -X -At -d "$TGT_NOORIGIN" -c "SELECT has_function_privilege(
+    q "$TGT_NOORIGIN" -f "$root/sql/memori_bridge.sql"
+    [ "$(qv "$TGT_NOORIGIN" "SELECT has_function_privilege(
             'pg_replication_origin_xact_setup(pg_lsn, timestamptz)', 'EXECUTE')")" = f ] ||
         die "bench_applier may use the replication origin functions on the target"
 fi
@@ -275,18 +218,6 @@ verify()
         diff <(echo "$s") <(echo "$t") | sed 's/^/    /' >&2 || true
         die "the target is not a copy of the source after $what"
     fi
-}
-
-# Drop slot NAME on the source once its walsender has let go of it.
-drop_slot()
-{
-    src -c "DO \$\$ DECLARE deadline timestamptz := clock_timestamp() + interval '30 s'; BEGIN
-                WHILE EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$1' AND active) LOOP
-                    IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'slot $1 still active'; END IF;
-                    PERFORM pg_sleep(0.05);
-                END LOOP;
-                PERFORM pg_drop_replication_slot('$1');
-            END \$\$"
 }
 
 # Forget what a bridge applied through slot NAME on the target: its origin,
@@ -360,8 +291,7 @@ w2j_opts=(-o format-version=2 -o include-xids=1 -o include-lsn=1 -o include-time
           -o include-types=1 -o include-type-oids=1 -o 'add-tables=memori.*')
 session_opts="-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c bytea_output=hex"
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-say "cpu: $cpu, $(nproc) cores; $("$bin/postgres" --version); source: $profile profile"
+say "cpu: $(cpu_cores); $("$bin/postgres" --version); source: $profile profile"
 
 # ---------------------------------------------------------------------------
 # 1. Drain throughput
@@ -465,9 +395,9 @@ drain()
         native_*) drop_subscription mbd_sub ;;
         bridge*) drop_origin "$slot" ;;
     esac
-    drop_slot "$slot"
+    drop_slot "$SRC" "$slot"
     [ "$c" = recvlogical ] || verify "draining $slot"
-    secs[$c]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') "
+    secs[$c]+="$(secs "$t0" "$t1") "
     say "round $r: ${label[$c]}: $(awk -v a="$t0" -v b="$t1" -v n="$backlog" \
         'BEGIN { printf "%.2f s, %.0f row changes/s", b - a, n / (b - a) }')"
 }
@@ -542,7 +472,7 @@ lag_run()
             drop_origin "$slot"
             ;;
     esac
-    drop_slot "$slot"
+    drop_slot "$SRC" "$slot"
     verify "the lag run of ${label[$c]}"
     lag_result[$c]="$(awk -v a="$t0" -v b="$t1" -v n=$((rows_b - rows_a)) 'BEGIN { printf "%.0f", n / (b - a) }') $(tgtq "
         WITH hb AS (
@@ -568,16 +498,11 @@ done
 # ---------------------------------------------------------------------------
 # Report
 
-median()
-{
-    tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
-
 echo
 echo "## memori replication benchmark"
 echo
-echo "cpu: $cpu, $(nproc) cores; $("$bin/postgres" --version | sed 's/^postgres (PostgreSQL)/PostgreSQL/'); wal2json $(dpkg-query -W -f '${Version}' postgresql-15-wal2json 2>/dev/null || echo '?')"
-echo "machine: ${busy_before}% busy in the 2 s before the run; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cpu: $(cpu_cores); $(pg_version); wal2json $(wal2json_version)"
+echo "machine: ${busy_before}% busy in the 2 s before the run; load average at the end: $(load3)"
 echo "source: $profile profile: $profile_what"
 echo "command: MB_BENCH_SOURCE_PROFILE=$profile ${MB_BRIDGE:+MB_BRIDGE=$MB_BRIDGE }MB_BENCH_ROWS=$rows_wanted MB_BENCH_ROUNDS=$rounds MB_BENCH_LAG_SECONDS=$lag_seconds MB_BENCH_LAG_RATE=$lag_rate bench/replication.sh $build_arg"
 echo
