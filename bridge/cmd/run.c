@@ -32,6 +32,7 @@
 #include "bridge/base/lag.h"
 #include "bridge/base/log.h"
 #include "bridge/base/secret.h"
+#include "bridge/pg/continuity.h"
 #include "bridge/pg/direction.h"
 #include "bridge/pg/seqsync.h"
 #include "bridge/streaming/apply.h"
@@ -154,6 +155,24 @@ run_session(struct supervisor *sv, bool *started)
     ring_clear(sv->st.stop_fd);
     ring_clear(sv->st.done_fd);
 
+    /* whether at all, and never across a gap (continuity.h); before anything
+     * is made on either side */
+    {
+        struct continuity cont;
+
+        if (!run_ensure_monitor(sv, true) || !run_ensure_tmonitor(sv))
+            return SESSION_TRANSIENT;
+        if (!continuity_check(sv->monitor, sv->tmonitor, c, d, &cont))
+            return PQstatus(sv->monitor) == CONNECTION_OK &&
+                           PQstatus(sv->tmonitor) == CONNECTION_OK
+                       ? SESSION_FATAL
+                       : SESSION_TRANSIENT;
+        if (cont.verdict != CONTINUITY_OK)
+        {
+            log_error("%s", cont.why);
+            return SESSION_FATAL;
+        }
+    }
     a = apply_open(&ao, &sv->st, &sv->ring, &failure);
     if (a == NULL)
         return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT

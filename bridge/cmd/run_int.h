@@ -75,6 +75,9 @@ void run_request_stop(struct supervisor *sv);
  * tries at once rather than after the retry interval. */
 bool run_ensure_monitor(struct supervisor *sv, bool force);
 
+/* The applying side's monitoring connection, (re)opened when needed. */
+bool run_ensure_tmonitor(struct supervisor *sv);
+
 /* A lag line, now. */
 void run_lag_line(struct supervisor *sv);
 

@@ -132,8 +132,8 @@ run_lag_line(struct supervisor *sv)
 #define SEQ_SYNC_EVERY_US (10 * INT64_C(1000000))
 
 /* The applying side's monitoring connection, opened when needed. */
-static bool
-ensure_tmonitor(struct supervisor *sv)
+bool
+run_ensure_tmonitor(struct supervisor *sv)
 {
     if (sv->tmonitor != NULL && PQstatus(sv->tmonitor) == CONNECTION_OK)
         return true;
@@ -157,7 +157,7 @@ run_sync_sequences(struct supervisor *sv, bool now)
     if (!now && t - sv->last_seq_sync < SEQ_SYNC_EVERY_US)
         return;
     sv->last_seq_sync = t;
-    if (!run_ensure_monitor(sv, false) || !ensure_tmonitor(sv))
+    if (!run_ensure_monitor(sv, false) || !run_ensure_tmonitor(sv))
         return;
     if (seq_sync(sv->monitor, sv->tmonitor, sv->conf->schemas, true) < 0)
         log_warning("could not bring the target's sequences up to the source's; cutover will");
@@ -172,7 +172,7 @@ report_status(struct supervisor *sv, const struct lag_sample *ls)
     const char *params[7];
     PGresult *res;
 
-    if (!ensure_tmonitor(sv))
+    if (!run_ensure_tmonitor(sv))
         return;
     if (!sv->status_table)
     {

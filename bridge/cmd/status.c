@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "bridge/base/log.h"
+#include "bridge/pg/continuity.h"
 #include "bridge/pg/direction.h"
 #include "bridge/pg/fence.h"
 #include "bridge/pg/pgconn.h"
@@ -69,7 +70,8 @@ struct report
         char name[160], src[48], dst[48];
     } seqs[MAX_SEQS];
     int nseqs;
-    char warnings[MAX_WARNINGS][512];
+    struct continuity cont;   /* of the direction memori flows */
+    char warnings[MAX_WARNINGS][800];
     int nwarnings;
 };
 
@@ -276,13 +278,11 @@ judge(struct report *r)
                      sides[i]->role, x->name);
         }
     }
-    if (sl == NULL)
-        warn(r, "%s: slot \"%s\" does not exist: nothing captures the writes there; run "
-                "memori-bridge init%s",
-             live->role, d->slot, r->reverse ? " (or rollback/cutover again)" : "");
-    else if (!sl->active)
-        warn(r, "%s: no bridge streams slot \"%s\": start memori-bridge run%s", live->role,
-             d->slot, r->reverse ? " --reverse" : "");
+    if (r->cont.verdict != CONTINUITY_OK)
+        warn(r, "%s", r->cont.why);
+    else if (sl != NULL && !sl->active)
+        warn(r, "%s: no bridge streams slot \"%s\": start memori-bridge run", live->role,
+             d->slot);
     if (live->fenced > 0 && strcmp(r->phase, "switching") != 0)
         warn(r, "%s: memori lives here, but %d of %d tables are fenced: writers are refused; a "
                 "cutover or rollback was cut short? run it again",
@@ -517,6 +517,13 @@ cmd_status(int argc, char **argv, const struct conf *conf)
     if (!exists)
         r->reverse = false; /* mid-switch, the record still says the old way */
     read_sequences(r);
+    {
+        const struct direction *d = r->reverse ? &r->rev : &r->fwd;
+
+        if (!continuity_check(r->reverse ? r->dst.conn : r->src.conn,
+                              r->reverse ? r->src.conn : r->dst.conn, conf, d, &r->cont))
+            goto done;
+    }
     r->lag_bytes[0] =
         lsn_diff(r->src.now_lsn, stream_at(&r->dst.prog[0], find_slot(&r->src, r->fwd.slot), at));
     r->lag_seconds[0] = r->dst.reporting && r->dst.stream_lag >= 0 ? r->dst.stream_lag : -1;

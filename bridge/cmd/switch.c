@@ -341,10 +341,18 @@ make_slot(struct sw *s)
     s->made_slot = true;
     {
         char detail[200];
+        lsn_t at = LSN_INVALID;
 
         snprintf(detail, sizeof(detail), "slot \"%s\" on the %s, at %s", s->new_dir.slot,
                  s->b_role, PQgetvalue(res, 0, 0));
+        lsn_parse(PQgetvalue(res, 0, 0), (size_t) PQgetlength(res, 0, 0), &at);
         PQclear(res);
+        /* the new direction goes on from the slot's start: everything B
+         * wrote before it is on A already (A was where memori lived), and
+         * what comes after, B's writers and the old direction's applied
+         * changes, is in the slot (continuity.h) */
+        if (!progress_set(s->a, s->a_role, s->new_dir.origin, at))
+            return false;
         /* the new direction filters out the old one's applied changes: make
          * sure that origin exists on B (the new stream's source) */
         if (!direction_filter(&s->new_dir, s->b, filter, sizeof(filter)))

@@ -196,10 +196,10 @@ log_start_failure(struct stream *s, const char *slot, PGresult *res, bool busy_f
                   slot, s->active_pid, s->role);
     }
     else if (strcmp(state, "42704") == 0)
-        log_error("replication slot \"%s\" does not exist on the %s; create it with "
-                  "\"memori-bridge init\" (or SELECT pg_create_logical_replication_slot('%s', "
-                  "'wal2json'))",
-                  slot, s->role, slot);
+        log_error("replication slot \"%s\" does not exist on the %s: it was dropped, or never "
+                  "made; fix: memori-bridge init (--force when the target was copied before: a "
+                  "slot made by hand would start later and skip the changes in between)",
+                  slot, s->role);
     else if (strstr(msg, "may not be used as an output plugin") != NULL)
         log_error("the %s does not allow wal2json as an output plugin: %s; run ALTER SYSTEM SET "
                   "output_plugin_libraries = 'pgoutput', 'test_decoding', 'wal2json'; SELECT "

@@ -4,7 +4,8 @@
 #                              Supabase makes it, DST = cluster 2);
 #                              --ssl: TLS only, DSNs with sslmode=verify-full
 #   mb_start_pgbouncer N [OPT] a PgBouncer in front of cluster N (PGB_DSN, ...)
-#   mb_setup_pair [SQL...]     memori schema (and SQL files) on both, slot on SRC
+#   mb_setup_pair [SQL...]     memori schema (and SQL files) on both, slot on SRC,
+#                              the target marked ready (mb_mark_ready)
 #   mb_sql DSN SQL             run SQL; mb_val DSN SQL prints one value
 #   mb_progress DSN NAME       the progress of a direction recorded on a side
 #   mb_bridge ARGS...          run memori-bridge; all its output is kept
@@ -116,7 +117,7 @@ mb_sql_file()
 }
 
 # mb_setup_pair [FILE...]: the memori schema and FILEs on both, a wal2json
-# slot "memori_bridge" on the source.
+# slot "memori_bridge" on the source, and the target marked ready for it.
 mb_setup_pair()
 {
     local f
@@ -125,6 +126,29 @@ mb_setup_pair()
         mb_sql_file "$DST" "$f"
     done
     mb_sql "$SRC" "SELECT pg_create_logical_replication_slot('memori_bridge', 'wal2json')"
+    mb_mark_ready forward
+}
+
+# mb_mark_ready forward|reverse: for a pair made by hand (equal tables, a slot
+# made when they were), what init (forward) or a cutover (reverse) leaves on
+# the side applied to: the bridge's objects, the direction's progress at the
+# slot's start, and, forward, init's record. run refuses to stream without
+# them (pg/continuity.h). The reverse slot must exist on the target.
+mb_mark_ready()
+{
+    local from=$SRC to=$DST slot=memori_bridge at
+    if [ "${1:-forward}" = reverse ]; then
+        from=$DST to=$SRC slot=memori_bridge_reverse
+    fi
+    at=$(mb_val "$from" "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'")
+    [ -n "$at" ] || mb_die "mb_mark_ready: no slot $slot"
+    mb_sql_file "$to" "$MB_SOURCE_DIR/sql/memori_bridge.sql"
+    mb_sql "$to" "INSERT INTO memori_bridge.progress (slot, end_lsn) VALUES ('$slot', '$at')
+                  ON CONFLICT (slot) DO UPDATE SET end_lsn = excluded.end_lsn"
+    [ "${1:-forward}" = reverse ] && return 0
+    mb_sql "$to" "INSERT INTO memori_bridge.init_state (slot, phase, consistent_point, schemas, finished_at)
+                  VALUES ('memori_bridge', 'done', '$at', 'memori', now())
+                  ON CONFLICT (slot) DO UPDATE SET phase = 'done', consistent_point = excluded.consistent_point"
 }
 
 # The test's own echo of a command line: passwords hidden, as the bridge does.

@@ -108,8 +108,8 @@ norepl="${norepl/password=* /password=norepl-pw-1 }"
 mb_expect 1 "(must be superuser or replication role|permission denied to start WAL sender).*ALTER ROLE \"norepl\" WITH REPLICATION" \
     run --source "$norepl" --target "$DST" && mb_ok "missing REPLICATION named"
 
-mb_expect 1 "error: replication slot \"nosuch\" does not exist on the source; create it with \"memori-bridge init\"" \
-    run --source "$SRC" --target "$DST" --slot nosuch && mb_ok "missing slot named"
+mb_expect 1 "error: nothing streams into the target yet: no init of slot \"nosuch\" is recorded there; fix: memori-bridge init" \
+    run --source "$SRC" --target "$DST" --slot nosuch && mb_ok "a run before init: refused, named"
 
 # a second bridge on the same slot and origin
 "$MB_BRIDGE" run --source "$SRC" --target "$DST" --lag-interval 0 >>"$MB_OUT" 2>&1 &

@@ -11,7 +11,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mb_start 2
 mb_setup_pair "$here/crash_setup.sql"
 mb_direction "${MB_DIRECTION:-forward}"
-[ "$SLOT" = memori_bridge ] || mb_sql "$FROM" "SELECT pg_create_logical_replication_slot('$SLOT', 'wal2json')"
+if [ "$SLOT" != memori_bridge ]; then
+    mb_sql "$FROM" "SELECT pg_create_logical_replication_slot('$SLOT', 'wal2json')"
+    mb_mark_ready reverse
+fi
 mb_log "direction: ${MB_DIRECTION:-forward}, slot $SLOT"
 
 "$MB_BRIDGE" run --source "$SRC" --target "$DST" "${DIRECTION_ARGS[@]}" --schemas memori,crash \

@@ -14,6 +14,7 @@ mb_start 2
 mb_switch_setup 100
 mb_sql "$DST" "ALTER TABLE memori.memories DISABLE TRIGGER memori_bridge_fence"
 mb_sql "$DST" "SELECT pg_create_logical_replication_slot('memori_bridge_reverse', 'wal2json')"
+mb_mark_ready reverse
 mb_start_run
 forward=$RUN_PID
 mb_start_run --direction reverse
