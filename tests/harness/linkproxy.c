@@ -22,6 +22,9 @@
  *              connection accepted meanwhile reaches the server then
  *   slow       forward each chunk DELAY_MS (default 200) after it arrived, at
  *              most BYTES_PER_S (default 0: no limit) each way
+ *   strand     the connections open now are blackholed for good, whatever the
+ *              mode later (as a NAT or a firewall that forgot them: each end
+ *              keeps its socket and hears nothing more); new ones pass
  *
  * DIR holds what the proxy shares: "port" (the port it listens on, written
  * once it listens), "pid", "log" (one line per event), "stats" (mode and
@@ -60,9 +63,11 @@ enum mode
     MODE_RESET,
     MODE_BLACKHOLE,
     MODE_SLOW,
+    MODE_STRAND,
 };
 
-static const char *const mode_names[] = {"pass", "reset", "blackhole", "slow"};
+#define NMODES 5
+static const char *const mode_names[NMODES] = {"pass", "reset", "blackhole", "slow", "strand"};
 
 /* Bytes read from one end, waiting to be written to the other. */
 struct chunk
@@ -89,6 +94,7 @@ struct conn
     bool used;
     int cfd, ufd;     /* client, upstream (-1 until connecting) */
     bool connecting;  /* the upstream connect is under way */
+    bool stranded;    /* blackholed for good (strand) */
     struct flow up;   /* client -> upstream */
     struct flow down; /* upstream -> client */
 };
@@ -398,6 +404,8 @@ apply_mode(enum mode m, long delay_ms, long rate)
             continue;
         if (m == MODE_RESET)
             conn_close(c, true);
+        else if (m == MODE_STRAND)
+            c->stranded = true;
         else if (m != MODE_BLACKHOLE && c->ufd < 0)
             connect_upstream(c); /* accepted while blackholed: it gets through now */
     }
@@ -435,10 +443,10 @@ control(void)
         return;
     }
     fclose(f);
-    for (i = 0; i < 4; i++)
+    for (i = 0; i < NMODES; i++)
         if (strcmp(name, mode_names[i]) == 0)
             break;
-    if (i == 4)
+    if (i == NMODES)
     {
         say("unknown mode \"%s\"", name);
         return;
@@ -460,7 +468,7 @@ conn_events(struct conn *c, struct pollfd *fds, struct conn **owner, int *n, int
 {
     short cev = 0, uev = 0;
 
-    if (px.mode == MODE_BLACKHOLE || px.mode == MODE_RESET)
+    if (px.mode == MODE_BLACKHOLE || px.mode == MODE_RESET || c->stranded)
         return; /* nothing moves; the sockets stay open */
     if (c->ufd < 0)
         return;
@@ -648,12 +656,13 @@ set_mode(const char *dir, int argc, char **argv)
     FILE *f;
     int i;
 
-    for (i = 0; i < 4; i++)
+    for (i = 0; i < NMODES; i++)
         if (strcmp(argv[0], mode_names[i]) == 0)
             break;
-    if (i == 4)
+    if (i == NMODES)
     {
-        fprintf(stderr, "linkproxy: unknown mode \"%s\"; use pass, reset, blackhole or slow\n",
+        fprintf(stderr,
+                "linkproxy: unknown mode \"%s\"; use pass, reset, blackhole, slow or strand\n",
                 argv[0]);
         return 2;
     }
@@ -707,6 +716,7 @@ main(int argc, char **argv)
     if (argc >= 4 && argc <= 6 && strcmp(argv[1], "mode") == 0)
         return set_mode(argv[2], argc - 3, argv + 3);
     fprintf(stderr, "usage: linkproxy serve DIR UPSTREAM_PORT\n"
-                    "       linkproxy mode DIR pass|reset|blackhole|slow [DELAY_MS [BYTES_PER_S]]\n");
+                    "       linkproxy mode DIR pass|reset|blackhole|slow|strand [DELAY_MS "
+                    "[BYTES_PER_S]]\n");
     return 2;
 }

@@ -3,7 +3,8 @@
  * says, in front of an echo server of this process: pass echoes; blackhole
  * keeps connections open and answers nothing (a client's read times out, a new
  * connection is accepted and then hears nothing) until pass lets the held
- * bytes through; reset resets open and new connections; slow delays.
+ * bytes through; reset resets open and new connections; slow delays; strand
+ * leaves open connections hearing nothing for good while new ones pass.
  */
 #include <criterion/criterion.h>
 
@@ -96,6 +97,18 @@ read_within(int fd, char *buf, size_t len, int ms)
     return n < 0 ? -2 : n;
 }
 
+/* A connection through the proxy that has echoed a byte (the link passes). */
+static int
+echoing_connection(void)
+{
+    int fd = connect_proxy();
+    char buf[16];
+
+    cr_assert_eq(write(fd, "a", 1), 1);
+    cr_assert_eq(read_within(fd, buf, sizeof(buf), 5000), 1, "pass: no echo");
+    return fd;
+}
+
 static void
 mode(const char *m, const char *delay)
 {
@@ -172,11 +185,9 @@ Test(linkproxy, passes_bytes_both_ways)
 
 Test(linkproxy, blackhole_answers_nothing_until_pass)
 {
-    int old = connect_proxy(), fresh;
+    int old = echoing_connection(), fresh;
     char buf[16] = "";
 
-    cr_assert_eq(write(old, "a", 1), 1);
-    cr_assert_eq(read_within(old, buf, sizeof(buf), 5000), 1, "pass: no echo");
     mode("blackhole", NULL);
     /* an open connection: what it sends is taken, and nothing comes back */
     cr_assert_eq(write(old, "held", 4), 4);
@@ -200,12 +211,10 @@ Test(linkproxy, blackhole_answers_nothing_until_pass)
 
 Test(linkproxy, reset_resets_open_and_new_connections)
 {
-    int old = connect_proxy(), fresh;
+    int old = echoing_connection(), fresh;
     char buf[16];
     ssize_t n;
 
-    cr_assert_eq(write(old, "a", 1), 1);
-    cr_assert_eq(read_within(old, buf, sizeof(buf), 5000), 1);
     mode("reset", NULL);
     n = read_within(old, buf, sizeof(buf), 5000);
     cr_assert(n == -2 && errno == ECONNRESET, "an open connection was not reset (%zd, %s)", n,
@@ -240,4 +249,26 @@ Test(linkproxy, slow_delays_each_way)
      * bound that cannot flake */
     cr_assert_geq(ms, 600, "the round trip took %.0f ms, expected at least 600", ms);
     close(fd);
+}
+
+Test(linkproxy, strand_forgets_open_connections_for_good)
+{
+    int old = echoing_connection(), fresh;
+    char buf[16] = "";
+
+    mode("strand", NULL);
+    /* a new connection passes */
+    fresh = connect_proxy();
+    cr_assert_eq(write(fresh, "new", 3), 3);
+    cr_assert_eq(read_within(fresh, buf, sizeof(buf), 5000), 3,
+                 "strand: a new connection got no echo");
+    /* the open one hears nothing, not even after pass */
+    cr_assert_eq(write(old, "lost", 4), 4);
+    cr_assert_eq(read_within(old, buf, sizeof(buf), 1500), -1,
+                 "strand: an open connection got an answer");
+    mode("pass", NULL);
+    cr_assert_eq(read_within(old, buf, sizeof(buf), 1500), -1,
+                 "strand, then pass: a stranded connection got an answer");
+    close(old);
+    close(fresh);
 }
