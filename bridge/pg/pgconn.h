@@ -41,6 +41,14 @@ enum pgconn_failure
 };
 
 /*
+ * The peer timeout of every connection opened from now on (peer.h):
+ * keepalives=1, keepalives_idle, keepalives_interval and keepalives_count that
+ * find an idle dead link after MS, and tcp_user_timeout=MS, each unless the
+ * DSN sets it. 0 (the default) sets none.
+ */
+void pgconn_set_peer_timeout(int64_t ms);
+
+/*
  * Connect to DSN as the ROLE ("source" or "target", for messages) with the
  * pinned settings, application_name APPNAME, and CONNECT_TIMEOUT_MS unless
  * the DSN sets connect_timeout. On success returns the connection (the caller
