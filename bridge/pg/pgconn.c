@@ -317,9 +317,15 @@ pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, const char
             log_error("the %s %s", role, err);
         return NULL;
     }
+    pgconn_notices(conn, role);
+    return conn;
+}
+
+void
+pgconn_notices(PGconn *conn, const char *role)
+{
     PQsetNoticeProcessor(conn, notice_to_log,
                          (void *) (strcmp(role, "source") == 0 ? "source" : "target"));
-    return conn;
 }
 
 PGconn *

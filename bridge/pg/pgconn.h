@@ -65,6 +65,9 @@ PGconn *pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, co
 PGconn *pgconn_try(const char *dsn, enum pgconn_kind kind, const char *appname,
                    int64_t connect_timeout_ms, char *err, size_t errlen);
 
+/* Log the server notices of CONN as pgconn_open does, as the ROLE's. */
+void pgconn_notices(PGconn *conn, const char *role);
+
 /* "host=127.0.0.1 port=5433 dbname=memori user=bridge" of CONN into BUF. */
 char *pgconn_describe(PGconn *conn, char *buf, size_t len);
 
