@@ -269,11 +269,10 @@ file_pointing_at(const struct pgbouncer *pb, PGconn *side)
 
 /* ---- the console ---------------------------------------------------- */
 
-bool
-pgbouncer_open(struct pgbouncer *pb, const struct conf *conf, int64_t connect_timeout_ms)
+/* The settings into *PB, and the console's address for messages. */
+static void
+settings(struct pgbouncer *pb, const struct conf *conf)
 {
-    char err[600];
-    size_t start, len, value;
     PQconninfoOption *opts, *o;
     const char *host = "", *port = "6432";
 
@@ -290,6 +289,40 @@ pgbouncer_open(struct pgbouncer *pb, const struct conf *conf, int64_t connect_ti
             port = o->val;
     snprintf(pb->console, sizeof(pb->console), "host=%s port=%s", *host ? host : "(default)", port);
     PQconninfoFree(opts);
+}
+
+bool
+pgbouncer_look(const struct conf *conf, int64_t connect_timeout_ms, struct pgbouncer_entry *e,
+               char *console, size_t clen, char *err, size_t errlen)
+{
+    struct pgbouncer pb;
+    PGresult *res;
+    bool ok;
+
+    settings(&pb, conf);
+    snprintf(console, clen, "%s", pb.console);
+    memset(e, 0, sizeof(*e));
+    pb.admin = connect_console(pb.dsn, connect_timeout_ms, err, errlen);
+    if (pb.admin == NULL)
+        return false;
+    /* first quietly: the caller words a failure its own way */
+    res = PQexec(pb.admin, "SHOW DATABASES");
+    ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok)
+        pgconn_error(pb.admin, res, err, errlen);
+    PQclear(res);
+    ok = ok && pgbouncer_show(&pb, e);
+    pgbouncer_close(&pb);
+    return ok;
+}
+
+bool
+pgbouncer_open(struct pgbouncer *pb, const struct conf *conf, int64_t connect_timeout_ms)
+{
+    char err[600];
+    size_t start, len, value;
+
+    settings(pb, conf);
     if (pb->ini == NULL || pb->ini[0] == '\0')
     {
         log_error("--pgbouncer needs --pgbouncer-ini: the file PgBouncer includes with the "

@@ -66,6 +66,12 @@ bool pgbouncer_open(struct pgbouncer *pb, const struct conf *conf, int64_t conne
 
 void pgbouncer_close(struct pgbouncer *pb);
 
+/* For a look only (status, cleanup's list): connect once to CONF's console
+ * and read the entry into *E, the console's "host=... port=..." into
+ * CONSOLE. Returns false with the reason in ERR (nothing logged). */
+bool pgbouncer_look(const struct conf *conf, int64_t connect_timeout_ms, struct pgbouncer_entry *e,
+                    char *console, size_t clen, char *err, size_t errlen);
+
 /* What PgBouncer says of the entry, into *E. Returns false after logging why
  * when the console does not answer. */
 bool pgbouncer_show(struct pgbouncer *pb, struct pgbouncer_entry *e);
