@@ -53,7 +53,7 @@ sed -e "s#/etc/pgbouncer/memori#$MB_TMP/pgb/memori#" -e "s#^listen_port = 6432#l
     "$MB_SOURCE_DIR/config/pgbouncer.ini" >"$MB_TMP/pgb/pgbouncer.ini"
 cp "$compose_dir/pgbouncer/memori.ini.example" "$MB_TMP/pgb/memori/memori.ini"
 cp "$compose_dir/pgbouncer/userlist.txt.example" "$MB_TMP/pgb/memori/userlist.txt"
-chmod -R a+rX "$MB_TMP"
+chmod a+x "$MB_TMP" && chmod -R a+rwX "$MB_TMP/pgb"
 if runuser -u nobody -- pgbouncer -v "$MB_TMP/pgb/pgbouncer.ini" >"$MB_TMP/pgb/out" 2>&1 &
     pid=$! && sleep 1 && kill -0 "$pid" 2>/dev/null; then
     mb_ok "config/pgbouncer.ini with the example entry and users: PgBouncer starts"
