@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bridge/base/log.h"
+#include "bridge/base/secret.h"
 
 /* The fix when a connection pooler answers instead of PostgreSQL. */
 #define DIRECT_CONNECTION                                                                          \
@@ -199,13 +200,15 @@ connect_dsn(const char *dsn, enum pgconn_kind kind, const char *appname,
     opts = PQconninfoParse(dsn, &errmsg);
     if (opts == NULL)
     {
-        /* libpq's reason names the syntax problem; it never quotes the password */
+        /* libpq's reason names the syntax problem, and may quote a piece of
+         * the string that holds the password, or all of it */
         char *nl;
 
         snprintf(err, errlen, "connection string is not valid: %s",
                  errmsg ? errmsg : "out of memory");
         if ((nl = strchr(err, '\n')) != NULL)
             *nl = '\0';
+        secret_mask_echo(dsn, err, errlen);
         /* the decision record's ?options=-c search_path=memori,public */
         if (errmsg != NULL && strstr(errmsg, "extra key/value separator") != NULL)
             snprintf(err + strlen(err), errlen - strlen(err),

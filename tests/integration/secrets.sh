@@ -31,6 +31,26 @@ printf 'source = %s\nnonsense = 1\n' "$SRC" >"$MB_TMP/bad.conf"
 mb_expect 2 "bad.conf:2: unknown key \"nonsense\"" --config "$MB_TMP/bad.conf" run && mb_ok "bad config key"
 # a DSN libpq cannot parse
 mb_expect 1 "" run --source "host=127.0.0.1 password=$password port=notaport" --target "$DST"
+# ... and echoes: the whole URI, with the password in it (a short one with a
+# quote, too), or a word that follows an unquoted password ("password=two
+# words" reads as a password and a key, which libpq quotes)
+mb_expect 1 'in URI: "postgresql://postgres:\*{8}@\[::1x/postgres"$' \
+    status --source "postgresql://postgres:$password@[::1x/postgres" --target "$DST" &&
+    mb_ok "a URI libpq cannot parse: echoed with the password masked"
+mb_expect 1 'in URI: "postgresql://postgres:\*{8}@\[::1x/postgres"$' \
+    status --source "postgresql://postgres:q'uo-pw-8@[::1x/postgres" --target "$DST" &&
+    mb_ok "the same, with a quote in the password"
+# (this test's own echo of these command lines, in its log, shows the words
+# after the password: the bridge's output is searched for them here)
+mb_expect 1 'not valid: missing "=" after "\*{8}" in connection info string$' \
+    status --source "host=127.0.0.1 port=$PGH_1_PORT user=postgres password=$password tail-pw-5" --target "$DST" &&
+    ! grep -F tail-pw-5 "$MB_TMP/out" "$MB_TMP/err" &&
+    mb_ok "an unquoted password with a space: the word libpq quotes is masked"
+mb_expect 1 'not valid: missing "=" after "bogus" in connection info string$' \
+    status --source "host=127.0.0.1 user=postgres password='$password with spaces-pw-7' bogus" --target "$DST" &&
+    ! grep -F spaces-pw-7 "$MB_TMP/out" "$MB_TMP/err" &&
+    mb_ok "a quoted password with spaces: the key after it shows, the password not"
+
 
 # A password equal to the user name (Supabase's local one is "postgres", like
 # its user and database): the name shows, the password never does where it
@@ -72,7 +92,7 @@ fi
 outputs=("$MB_OUTDIR"/*.log)
 [ "${#outputs[@]}" -ge 2 ] || mb_fail "expected the outputs of the other tests in $MB_OUTDIR"
 logs=$(ls "${MB_BINARY_DIR:-.}"/Testing/Temporary/LastTest*.log 2>/dev/null)
-for secret in "$password" wrong-env-pw-9 wrong-pw-4711 applier-pw-1 norepl-pw-1 reader-pw-1 weak-pw-1; do
+for secret in "$password" wrong-env-pw-9 "q'uo-pw-8" wrong-pw-4711 applier-pw-1 norepl-pw-1 reader-pw-1 weak-pw-1; do
     # shellcheck disable=SC2086
     hits=$(grep -lF -- "$secret" "${outputs[@]}" $logs 2>/dev/null)
     if [ -n "$hits" ]; then
