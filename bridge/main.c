@@ -98,6 +98,7 @@ main(int argc, char **argv)
 {
     const struct command *cmd;
     struct conf conf;
+    enum conf_status loaded;
     char **rest;
     int nrest = 0, status;
 
@@ -107,7 +108,10 @@ main(int argc, char **argv)
         log_error("out of memory");
         return 1;
     }
-    switch (conf_load(&conf, argc, argv, rest, &nrest))
+    loaded = conf_load(&conf, argc, argv, rest, &nrest);
+    /* every value is copied: the command line (ps, /proc) loses the passwords */
+    conf_hide_passwords(&conf);
+    switch (loaded)
     {
         case CONF_OK:
             break;

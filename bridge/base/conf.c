@@ -488,8 +488,8 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
     const char *config_path = NULL;
     /* flags seen, applied last: index into settings[] and the value */
     int *flag_setting = calloc((size_t) argc + 1, sizeof(int));
-    const char **flag_value = calloc((size_t) argc + 1, sizeof(char *));
-    int nflags = 0, i;
+    char **flag_value = calloc((size_t) argc + 1, sizeof(char *));
+    int nflags = 0, ndsns = 0, i;
     size_t k;
     bool command_seen = false;
     enum conf_status status = CONF_OK;
@@ -497,7 +497,8 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
 
     memset(conf, 0, sizeof(*conf));
     *nrest = 0;
-    if (flag_setting == NULL || flag_value == NULL)
+    conf->dsn_args = calloc((size_t) argc + 1, sizeof(char *));
+    if (flag_setting == NULL || flag_value == NULL || conf->dsn_args == NULL)
     {
         log_error("out of memory");
         status = CONF_USAGE;
@@ -541,18 +542,22 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
         s = find_by_flag(arg, &inline_value);
         if (s != NULL)
         {
-            if (inline_value == NULL)
+            char *value;
+
+            if (inline_value != NULL)
+                value = argv[i] + (inline_value - arg);
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else
             {
-                if (i + 1 >= argc)
-                {
-                    log_error("option \"%s\" needs a value", arg);
-                    status = CONF_USAGE;
-                    goto done;
-                }
-                inline_value = argv[++i];
+                log_error("option \"%s\" needs a value", arg);
+                status = CONF_USAGE;
+                goto done;
             }
             flag_setting[nflags] = (int) (s - settings);
-            flag_value[nflags++] = inline_value;
+            flag_value[nflags++] = value;
+            if (s->offset == F(source) || s->offset == F(target))
+                conf->dsn_args[ndsns++] = value;
             continue;
         }
         if (!command_seen)
@@ -647,6 +652,15 @@ conf_free(struct conf *conf)
         }
     free(conf->config_file);
     conf->config_file = NULL;
+    free(conf->dsn_args);
+    conf->dsn_args = NULL;
+}
+
+void
+conf_hide_passwords(const struct conf *conf)
+{
+    for (char **p = conf->dsn_args; p != NULL && *p != NULL; p++)
+        secret_blank_dsn(*p);
 }
 
 bool

@@ -522,6 +522,29 @@ mark_dsn(const char *dsn, size_t len, unsigned char *mark)
         mark_password_tail(dsn, len, mark);
 }
 
+void
+secret_blank_dsn(char *dsn)
+{
+    size_t len, i;
+    unsigned char *mark;
+
+    if (dsn == NULL)
+        return;
+    len = strlen(dsn);
+    mark = calloc(len + 1, 1);
+    if (mark == NULL)
+    {
+        /* no memory to look: blank it all rather than leave the password */
+        memset(dsn, '*', len);
+        return;
+    }
+    mark_dsn(dsn, len, mark);
+    for (i = 0; i < len; i++)
+        if (mark[i] != 0)
+            dsn[i] = '*';
+    free(mark);
+}
+
 /* The longest stretch of DSN that MSG quotes from AT on (it stands between
  * MSG's '"' before AT and a '"' after it; a password's own quotes may stand
  * inside): its length, 0 when none, and in *SECRET whether every stretch of

@@ -89,9 +89,18 @@ void secret_clear(void);
 char *secret_mask_dsn(const char *dsn, char *buf, size_t len);
 
 /*
+ * Overwrite, in place, each byte of DSN that stands of its password with '*',
+ * keeping the length and the rest (so that a process's command line keeps
+ * its host, user and database): the password's value of a key=value string
+ * (quoted or not, and the words after an unquoted one up to the next keyword
+ * libpq knows: "password=two words" means both), and a URI's password,
+ * before '@' or as a "password" query parameter.
+ */
+void secret_blank_dsn(char *dsn);
+
+/*
  * MSG (buffer of CAP bytes) is libpq's reason for not parsing DSN: mask in
- * it what stands of DSN's passwords (quoted or not, the words after an
- * unquoted one up to the next keyword libpq knows, a URI's user info),
+ * it what stands of DSN's passwords (as secret_blank_dsn reads them),
  * whatever their length, in every stretch of DSN that MSG quotes (libpq
  * quotes a key, a component or the whole URI after '"'; a stretch that could
  * as well be a name or a keyword is left alone), then secret_scrub it.

@@ -51,6 +51,31 @@ mb_expect 1 'not valid: missing "=" after "bogus" in connection info string$' \
     ! grep -F spaces-pw-7 "$MB_TMP/out" "$MB_TMP/err" &&
     mb_ok "a quoted password with spaces: the key after it shows, the password not"
 
+# The command line of a running bridge: the passwords of --source and
+# --target=, URI and key=value, are blanked in place; host and user stay.
+end=$(mb_val "$SRC" "SELECT pg_current_wal_lsn()")
+"$MB_BRIDGE" run --source "$uri_src" --target="$DST" --lag-interval 0 >"$MB_TMP/bg.log" 2>&1 &
+bg=$!
+MB_BG_PIDS+=("$bg")
+for _ in $(seq 1 100); do
+    grep -q "streaming slot" "$MB_TMP/bg.log" && break
+    sleep 0.1
+done
+cmdline=$(tr '\0' ' ' <"/proc/$bg/cmdline")
+kill -TERM "$bg"
+wait "$bg"
+rc=$?
+cat "$MB_TMP/bg.log" >>"$MB_OUT"
+printf '+ /proc/PID/cmdline of run: %s\n' "$cmdline" | mb_hide >>"$MB_OUT"
+if [[ $cmdline == *"$password"* ]]; then
+    mb_fail "the password shows in /proc/PID/cmdline of a running bridge"
+elif [[ $cmdline == *"--source postgresql://postgres:"*"@127.0.0.1:$PGH_1_PORT/postgres "* &&
+    $cmdline == *"--target=host=127.0.0.1 port=$PGH_2_PORT user=postgres password="*" dbname=postgres "* ]]; then
+    mb_ok "/proc/PID/cmdline of run: passwords blanked, host, port, user and database shown"
+else
+    mb_fail "/proc/PID/cmdline lost more than the passwords: $(printf '%s' "$cmdline" | mb_hide)"
+fi
+[ "$rc" -eq 0 ] || mb_fail "run stopped by SIGTERM exited $rc: $(tail -3 "$MB_TMP/bg.log")"
 
 # A password equal to the user name (Supabase's local one is "postgres", like
 # its user and database): the name shows, the password never does where it

@@ -509,6 +509,26 @@ Test(conf, registers_the_passwords_it_reads_as_secrets)
     conf_free(&c);
 }
 
+/* The passwords of DSN flags are blanked in ARGV itself (both forms, both
+ * syntaxes), after conf_load took its copies; the rest of ARGV stays. */
+Test(conf, hides_the_passwords_of_the_command_line)
+{
+    struct conf c;
+    char a1[] = "--source", a2[] = "host=s user=alice password=sourcepw1 dbname=d";
+    char a3[] = "--target=postgresql://bob:targetpw2@h:5433/db?sslmode=disable";
+    char a4[] = "--slot", a5[] = "password=notadsn", a6[] = "run";
+    char *args[] = {"memori-bridge", a1, a2, a3, a4, a5, a6, NULL};
+
+    load_ok(&c, args);
+    conf_hide_passwords(&c);
+    expect_str(a2, "host=s user=alice password=********* dbname=d");
+    expect_str(a3, "--target=postgresql://bob:*********@h:5433/db?sslmode=disable");
+    expect_str(a5, "password=notadsn"); /* --slot's value is no connection string */
+    expect_str(c.source, "host=s user=alice password=sourcepw1 dbname=d");
+    expect_str(c.target, "postgresql://bob:targetpw2@h:5433/db?sslmode=disable");
+    conf_free(&c);
+}
+
 /* Every setting of A equals B's. */
 static void
 expect_same_settings(const struct conf *a, const struct conf *b)

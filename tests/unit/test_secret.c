@@ -464,3 +464,33 @@ Test(secret, registers_the_words_after_an_unquoted_password_of_a_bad_string)
     secret_add_dsn("host=h password=pw98 port 5432");
     expect_scrubbed("port 5432", "port 5432");
 }
+
+/* Blank DSN (a copy) in place: it reads WANT, of the same length. */
+static void
+expect_blanked(const char *dsn, const char *want)
+{
+    char buf[256];
+
+    snprintf(buf, sizeof(buf), "%s", dsn);
+    secret_blank_dsn(buf);
+    expect_str(buf, want);
+}
+
+Test(secret, blanks_the_password_of_a_dsn_in_place)
+{
+    expect_blanked("host=h user=u password=s3cr3t dbname=d", "host=h user=u password=****** dbname=d");
+    expect_blanked("host=h password = 'a b\\'c' user=u", "host=h password = ******** user=u");
+    expect_blanked("password=pw", "password=**");
+    expect_blanked("postgresql://u:s3cr3t@h:5432/d?sslmode=require",
+                   "postgresql://u:******@h:5432/d?sslmode=require");
+    expect_blanked("postgres://u@h/d?password=qq&sslmode=disable",
+                   "postgres://u@h/d?password=**&sslmode=disable");
+    expect_blanked("postgresql://u:a'b c@[::1x/d", "postgresql://u:*****@[::1x/d");
+    expect_blanked("host=h password=two words port=5", "host=h password=*** ***** port=5");
+    /* a dbname that is a connection string: its password too (read as free
+     * text, up to the white space, the quote that ends the dbname with it) */
+    expect_blanked("dbname='host=h password=inner' user=u", "dbname='host=h password=****** user=u");
+    /* nothing to blank */
+    expect_blanked("host=h user=u dbname=d", "host=h user=u dbname=d");
+    expect_blanked("postgresql://u@h/d", "postgresql://u@h/d");
+}
