@@ -222,11 +222,13 @@ conf_is_text(const char *s, size_t len)
     while (i < len)
     {
         unsigned char c = (unsigned char) s[i];
-        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                             : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t n = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
 
-        if (n == 0 || i + n > len || (c < 0x20 && c != '\t') || c == 0x7f ||
-            (n == 2 && c < 0xc2))
+        if (n == 0 || i + n > len || (c < 0x20 && c != '\t') || c == 0x7f || (n == 2 && c < 0xc2))
             return false;
         for (size_t k = 1; k < n; k++)
             if (((unsigned char) s[i + k] & 0xc0) != 0x80)
@@ -271,8 +273,10 @@ set_value(struct conf *conf, const struct setting *s, const char *value, char *w
 
             if (!conf_is_text(value, strlen(value)))
             {
-                snprintf(why, len, "the value of %s holds a control character or bytes that "
-                         "are not UTF-8; write it as plain text", s->key);
+                snprintf(why, len,
+                         "the value of %s holds a control character or bytes that "
+                         "are not UTF-8; write it as plain text",
+                         s->key);
                 return false;
             }
             copy = strdup(value);
@@ -300,7 +304,8 @@ set_value(struct conf *conf, const struct setting *s, const char *value, char *w
         case T_DURATION:
             if (!conf_parse_duration(value, &n))
             {
-                snprintf(why, len, "%s is not a duration for %s; write a number with a unit: "
+                snprintf(why, len,
+                         "%s is not a duration for %s; write a number with a unit: "
                          "250ms, 10s, 2min, 1h",
                          conf_shown(value, "the value", v, sizeof(v)), s->key);
                 return false;
@@ -309,7 +314,8 @@ set_value(struct conf *conf, const struct setting *s, const char *value, char *w
         case T_SIZE:
             if (!conf_parse_size(value, &n))
             {
-                snprintf(why, len, "%s is not a size for %s; write a number with a unit: 4096, "
+                snprintf(why, len,
+                         "%s is not a size for %s; write a number with a unit: 4096, "
                          "512kB, 64MB, 1GB",
                          conf_shown(value, "the value", v, sizeof(v)), s->key);
                 return false;
@@ -451,8 +457,8 @@ consistent(const struct conf *conf)
         log_error("%s %s is more than %s %s: %s; lower %s or raise %s (%s and %s in the "
                   "configuration file)",
                   lo->flag, format_value(lo, a, x, sizeof(x)), hi->flag,
-                  format_value(hi, b, y, sizeof(y)), ordered[i].why, lo->flag, hi->flag,
-                  lo->key, hi->key);
+                  format_value(hi, b, y, sizeof(y)), ordered[i].why, lo->flag, hi->flag, lo->key,
+                  hi->key);
         return false;
     }
     return true;

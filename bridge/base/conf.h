@@ -7,10 +7,10 @@
  * flag. The file is a text file or a pipe, its lines at most 199 bytes (what
  * inih holds); a bad line is told by its number, never by its bytes.
  * Settings that contradict each other (reconnect_min above reconnect_max)
- * and an empty name in --schemas are usage errors. The two connection strings also come from MEMORI_BRIDGE_SOURCE and
- * MEMORI_BRIDGE_TARGET. Precedence, highest first: flag, environment, file,
- * default. Setting flags may stand anywhere on the command line, before or
- * after the command.
+ * and an empty name in --schemas are usage errors. The two connection
+ * strings also come from MEMORI_BRIDGE_SOURCE and MEMORI_BRIDGE_TARGET.
+ * Precedence, highest first: flag, environment, file, default. Setting flags
+ * may stand anywhere on the command line, before or after the command.
  *
  * Passwords in the connection strings (and PGPASSWORD) are registered with
  * secret.h as soon as they are read, so that no line the program prints can

@@ -551,8 +551,8 @@ secret_blank_dsn(char *dsn)
  * DSN of that length that fits holds a marked byte (one that does not reads
  * as that: a name, a keyword), at *FROM the first that does. */
 static size_t
-quoted_piece(const char *dsn, size_t dlen, const unsigned char *mark, const char *msg,
-             size_t at, size_t mlen, bool *secret, size_t *from)
+quoted_piece(const char *dsn, size_t dlen, const unsigned char *mark, const char *msg, size_t at,
+             size_t mlen, bool *secret, size_t *from)
 {
     size_t best = 0, a;
 

@@ -25,8 +25,8 @@ struct schema_state *
 schemas_read(PGconn *conn, const char *list, int *n, enum pgconn_failure *failure)
 {
     const char *params[1] = {list};
-    PGresult *res = pgconn_exec(conn, "could not read the schemas", schemas_sql, 1, params,
-                                failure);
+    PGresult *res =
+        pgconn_exec(conn, "could not read the schemas", schemas_sql, 1, params, failure);
     struct schema_state *out;
     int r;
 

@@ -56,7 +56,7 @@ int schemas_missing(PGconn *conn, const char *list, const char *side, const char
  * asked whatever the first says. Returns true when neither lacks one; false
  * otherwise, with *FAILURE (when not NULL) PGCONN_TRANSIENT when a connection
  * went, else PGCONN_FATAL. */
-bool schemas_on_both(PGconn *a, const char *a_side, PGconn *b, const char *b_side,
-                     const char *list, enum pgconn_failure *failure);
+bool schemas_on_both(PGconn *a, const char *a_side, PGconn *b, const char *b_side, const char *list,
+                     enum pgconn_failure *failure);
 
 #endif

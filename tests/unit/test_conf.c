@@ -440,11 +440,11 @@ Test(conf, takes_a_line_as_long_as_the_parser_holds)
 Test(conf, refuses_reconnect_min_above_reconnect_max)
 {
     struct conf c;
-    char *both[] = {"memori-bridge", "--reconnect-min", "60s", "--reconnect-max", "1s", "run",
-                    NULL};
+    char *both[] = {
+        "memori-bridge", "--reconnect-min", "60s", "--reconnect-max", "1s", "run", NULL};
     char *min_only[] = {"memori-bridge", "--reconnect-min", "31s", "run", NULL};
-    char *equal[] = {"memori-bridge", "--reconnect-min", "2s", "--reconnect-max", "2s", "run",
-                     NULL};
+    char *equal[] = {
+        "memori-bridge", "--reconnect-min", "2s", "--reconnect-max", "2s", "run", NULL};
 
     expect_usage(both);
     expect_usage(min_only); /* the longest is 30 s unless set */

@@ -478,7 +478,8 @@ expect_blanked(const char *dsn, const char *want)
 
 Test(secret, blanks_the_password_of_a_dsn_in_place)
 {
-    expect_blanked("host=h user=u password=s3cr3t dbname=d", "host=h user=u password=****** dbname=d");
+    expect_blanked("host=h user=u password=s3cr3t dbname=d",
+                   "host=h user=u password=****** dbname=d");
     expect_blanked("host=h password = 'a b\\'c' user=u", "host=h password = ******** user=u");
     expect_blanked("password=pw", "password=**");
     expect_blanked("postgresql://u:s3cr3t@h:5432/d?sslmode=require",
@@ -489,7 +490,8 @@ Test(secret, blanks_the_password_of_a_dsn_in_place)
     expect_blanked("host=h password=two words port=5", "host=h password=*** ***** port=5");
     /* a dbname that is a connection string: its password too (read as free
      * text, up to the white space, the quote that ends the dbname with it) */
-    expect_blanked("dbname='host=h password=inner' user=u", "dbname='host=h password=****** user=u");
+    expect_blanked("dbname='host=h password=inner' user=u",
+                   "dbname='host=h password=****** user=u");
     /* nothing to blank */
     expect_blanked("host=h user=u dbname=d", "host=h user=u dbname=d");
     expect_blanked("postgresql://u@h/d", "postgresql://u@h/d");
