@@ -36,7 +36,7 @@ struct file_state
     char bad[256];    /* why it refused it */
 };
 
-/* inih's reader: one line of the text at a time (load_file made sure each
+/* inih's reader: one line of the text at a time (check_lines made sure each
  * fits NUM), so that the handler knows the line it is called for. */
 static char *
 file_reader(char *str, int num, void *user)
