@@ -98,7 +98,7 @@ mb_expect 1 "could not connect to the target \\(host=127\\.0\\.0\\.1 port=$port 
     run --source "$SRC" --target "postgresql://postgres:pgh-secret@127.0.0.1:$port/postgres" && mb_ok "unreachable target named"
 
 # the decision record's MEMORI_DATABASE_URL, used as it stands: named, with the fix
-mb_expect 1 'the source connection string is not valid: extra key/value separator "=" in URI query parameter: "options"; percent-encode the value in a URI: \?options=-c%20search_path%3Dmemori%2Cpublic' \
+mb_expect 2 'the source connection string is not valid: extra key/value separator "=" in URI query parameter: "options"; percent-encode the value in a URI: \?options=-c%20search_path%3Dmemori%2Cpublic' \
     run --source "postgresql://postgres:$PGH_PASSWORD@127.0.0.1:$PGH_1_PORT/postgres?options=-c search_path=memori,public" \
     --target "$DST" && mb_ok "an unencoded options= in a URI: named, with the encoded form"
 
