@@ -34,6 +34,7 @@
 #include "bridge/base/secret.h"
 #include "bridge/pg/continuity.h"
 #include "bridge/pg/direction.h"
+#include "bridge/pg/schemas.h"
 #include "bridge/pg/seqsync.h"
 #include "bridge/streaming/apply.h"
 #include "bridge/streaming/metrics.h"
@@ -162,6 +163,10 @@ run_session(struct supervisor *sv, bool *started)
 
         if (!run_ensure_monitor(sv, true) || !run_ensure_tmonitor(sv))
             return SESSION_TRANSIENT;
+        /* a schema a side lacks would stream nothing, silently */
+        if (!schemas_on_both(sv->monitor, d->from_role, sv->tmonitor, d->to_role, c->schemas,
+                             &failure))
+            return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT : SESSION_FATAL;
         if (!continuity_check(sv->monitor, sv->tmonitor, c, d, &cont))
             return PQstatus(sv->monitor) == CONNECTION_OK &&
                            PQstatus(sv->tmonitor) == CONNECTION_OK

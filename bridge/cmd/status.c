@@ -20,6 +20,7 @@
 #include "bridge/pg/pgconn.h"
 #include "bridge/pg/preflight.h"
 #include "bridge/pg/progress.h"
+#include "bridge/pg/schemas.h"
 #include "bridge/pg/seqsync.h"
 #include "decoder/lsn.h"
 
@@ -548,7 +549,9 @@ cmd_status(int argc, char **argv, const struct conf *conf)
     r->dst.conn = r->src.conn ? pgconn_open(conf->target, "target", PGCONN_SQL,
                                             "memori-bridge status", conf->connect_timeout_ms, NULL)
                               : NULL;
-    if (r->dst.conn == NULL || !read_side(r, &r->src) || !read_side(r, &r->dst) ||
+    if (r->dst.conn == NULL ||
+        !schemas_on_both(r->src.conn, "source", r->dst.conn, "target", conf->schemas, NULL) ||
+        !read_side(r, &r->src) || !read_side(r, &r->dst) ||
         !direction_read_switch(r->dst.conn, conf->slot, &exists, &r->reverse, r->phase,
                                sizeof(r->phase)))
         goto done;
