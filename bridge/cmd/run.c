@@ -163,10 +163,6 @@ run_session(struct supervisor *sv, bool *started)
 
         if (!run_ensure_monitor(sv, true) || !run_ensure_tmonitor(sv))
             return SESSION_TRANSIENT;
-        /* a schema a side lacks would stream nothing, silently */
-        if (!schemas_on_both(sv->monitor, d->from_role, sv->tmonitor, d->to_role, c->schemas,
-                             &failure))
-            return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT : SESSION_FATAL;
         if (!continuity_check(sv->monitor, sv->tmonitor, c, d, &cont))
             return PQstatus(sv->monitor) == CONNECTION_OK &&
                            PQstatus(sv->tmonitor) == CONNECTION_OK
@@ -177,6 +173,11 @@ run_session(struct supervisor *sv, bool *started)
             log_error("%s", cont.why);
             return SESSION_FATAL;
         }
+        /* a schema a side lacks would stream nothing, silently (before
+         * init the target lacks them all: the line above says so) */
+        if (!schemas_on_both(sv->monitor, d->from_role, sv->tmonitor, d->to_role, c->schemas,
+                             &failure))
+            return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT : SESSION_FATAL;
     }
     a = apply_open(&ao, &sv->st, &sv->ring, &failure);
     if (a == NULL)

@@ -549,9 +549,7 @@ cmd_status(int argc, char **argv, const struct conf *conf)
     r->dst.conn = r->src.conn ? pgconn_open(conf->target, "target", PGCONN_SQL,
                                             "memori-bridge status", conf->connect_timeout_ms, NULL)
                               : NULL;
-    if (r->dst.conn == NULL ||
-        !schemas_on_both(r->src.conn, "source", r->dst.conn, "target", conf->schemas, NULL) ||
-        !read_side(r, &r->src) || !read_side(r, &r->dst) ||
+    if (r->dst.conn == NULL || !read_side(r, &r->src) || !read_side(r, &r->dst) ||
         !direction_read_switch(r->dst.conn, conf->slot, &exists, &r->reverse, r->phase,
                                sizeof(r->phase)))
         goto done;
@@ -563,6 +561,14 @@ cmd_status(int argc, char **argv, const struct conf *conf)
 
         if (!continuity_check(r->reverse ? r->dst.conn : r->src.conn,
                               r->reverse ? r->src.conn : r->dst.conn, conf, d, &r->cont))
+            goto done;
+        /* a schema a side lacks would report nothing; before init the side
+         * applied to lacks them all, and the warning of it says so */
+        if (r->cont.verdict == CONTINUITY_NO_INIT || r->cont.verdict == CONTINUITY_INIT_RUNNING
+                ? schemas_missing(d->reverse ? r->dst.conn : r->src.conn, conf->schemas,
+                                  d->reverse ? "target" : "source", NULL, NULL) != 0
+                : !schemas_on_both(r->src.conn, "source", r->dst.conn, "target", conf->schemas,
+                                   NULL))
             goto done;
     }
     r->lag_bytes[0] =
