@@ -12,6 +12,7 @@
 #include "bridge/pg/direction.h"
 #include "bridge/pg/pgbouncer.h"
 #include "bridge/pg/pgconn.h"
+#include "bridge/pg/schemas.h"
 
 #define EXIT_USAGE  2
 #define MAX_FENCES  256
@@ -420,7 +421,12 @@ cmd_cleanup(int argc, char **argv, const struct conf *conf)
             goto done;
         }
         pgconn_describe(s->conn, s->where, sizeof(s->where));
-        if (!find(&c, s))
+        /* cleanup finds what the bridge made by its names, not in the
+         * schemas: a schema that is gone (a reset source) changes nothing */
+        if (schemas_missing(s->conn, conf->schemas, s->role,
+                            "cleanup goes on: it finds what the bridge made by its names",
+                            NULL) < 0 ||
+            !find(&c, s))
             goto done;
         nothing &= empty(s);
         if (strcmp(s->role, "target") == 0 &&

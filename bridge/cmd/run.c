@@ -34,6 +34,7 @@
 #include "bridge/base/secret.h"
 #include "bridge/pg/continuity.h"
 #include "bridge/pg/direction.h"
+#include "bridge/pg/schemas.h"
 #include "bridge/pg/seqsync.h"
 #include "bridge/streaming/apply.h"
 #include "bridge/streaming/metrics.h"
@@ -172,6 +173,11 @@ run_session(struct supervisor *sv, bool *started)
             log_error("%s", cont.why);
             return SESSION_FATAL;
         }
+        /* a schema a side lacks would stream nothing, silently (before
+         * init the target lacks them all: the line above says so) */
+        if (!schemas_on_both(sv->monitor, d->from_role, sv->tmonitor, d->to_role, c->schemas,
+                             &failure))
+            return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT : SESSION_FATAL;
     }
     a = apply_open(&ao, &sv->st, &sv->ring, &failure);
     if (a == NULL)

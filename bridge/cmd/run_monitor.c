@@ -160,7 +160,9 @@ run_sync_sequences(struct supervisor *sv, bool now)
     if (!run_ensure_monitor(sv, false) || !run_ensure_tmonitor(sv))
         return;
     if (seq_sync(sv->monitor, sv->tmonitor, sv->conf->schemas, true) < 0)
-        log_warning("could not bring the target's sequences up to the source's; cutover will");
+        log_warning("could not bring the target's sequences up to the source's (the line above "
+                    "says which and why); cutover sets them exactly while writers are paused, "
+                    "and the streamed rows do not depend on them");
 }
 
 /* What this bridge is doing, on the side it applies to, every second, for

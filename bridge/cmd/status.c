@@ -21,6 +21,7 @@
 #include "bridge/pg/pgconn.h"
 #include "bridge/pg/preflight.h"
 #include "bridge/pg/progress.h"
+#include "bridge/pg/schemas.h"
 #include "bridge/pg/seqsync.h"
 #include "decoder/lsn.h"
 
@@ -651,6 +652,14 @@ cmd_status(int argc, char **argv, const struct conf *conf)
 
         if (!continuity_check(r->reverse ? r->dst.conn : r->src.conn,
                               r->reverse ? r->src.conn : r->dst.conn, conf, d, &r->cont))
+            goto done;
+        /* a schema a side lacks would report nothing; before init the side
+         * applied to lacks them all, and the warning of it says so */
+        if (r->cont.verdict == CONTINUITY_NO_INIT || r->cont.verdict == CONTINUITY_INIT_RUNNING
+                ? schemas_missing(d->reverse ? r->dst.conn : r->src.conn, conf->schemas,
+                                  d->reverse ? "target" : "source", NULL, NULL) != 0
+                : !schemas_on_both(r->src.conn, "source", r->dst.conn, "target", conf->schemas,
+                                   NULL))
             goto done;
     }
     r->lag_bytes[0] =
