@@ -750,7 +750,9 @@ conf_print_example(FILE *out)
     {
         const struct setting *s = &settings[k];
 
-        fprintf(out, "\n# %s\n# flag: %s", s->help, s->flag);
+        fputc('\n', out);
+        conf_print_comment(out, s->help);
+        fprintf(out, "# flag: %s", s->flag);
         if (s->env != NULL)
             fprintf(out, "; environment: %s", s->env);
         fputc('\n', out);
