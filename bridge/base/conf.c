@@ -82,10 +82,10 @@ static const struct setting settings[] = {
      "at most this many value bytes in one multi-row statement"},
     {"ring_batches", "--ring-batches", NULL, T_INT, F(ring_batches), "16", 2, 4096,
      "batches of changes in flight between the reader and the applier"},
-    {"ring_batch_bytes", "--ring-batch-bytes", NULL, T_SIZE, F(ring_batch_bytes), "1MB", 4096,
-     GB, "bytes of one batch (a larger message gets a batch of its own)"},
-    {"reconnect_min", "--reconnect-min", NULL, T_DURATION, F(reconnect_min_ms), "500ms", 10,
-     MS_DAY, "first delay before reconnecting after a lost connection"},
+    {"ring_batch_bytes", "--ring-batch-bytes", NULL, T_SIZE, F(ring_batch_bytes), "1MB", 4096, GB,
+     "bytes of one batch (a larger message gets a batch of its own)"},
+    {"reconnect_min", "--reconnect-min", NULL, T_DURATION, F(reconnect_min_ms), "500ms", 10, MS_DAY,
+     "first delay before reconnecting after a lost connection"},
     {"reconnect_max", "--reconnect-max", NULL, T_DURATION, F(reconnect_max_ms), "30s", 10, MS_DAY,
      "longest delay between reconnection attempts (doubles from reconnect_min, with jitter)"},
     {"connect_timeout", "--connect-timeout", NULL, T_DURATION, F(connect_timeout_ms), "10s", 1000,
@@ -101,17 +101,30 @@ static const struct setting settings[] = {
      "cutover and rollback refuse to start when the stream is further behind"},
     {"max_lag", "--max-lag", NULL, T_DURATION, F(max_lag_ms), "30s", 0, MS_DAY,
      "cutover and rollback refuse to start when the stream is older than this"},
-    {"fence_timeout", "--fence-timeout", NULL, T_DURATION, F(fence_timeout_ms), "5s", 100,
-     MS_DAY, "wait this long for transactions in flight when a fence goes up"},
-    {"drain_timeout", "--drain-timeout", NULL, T_DURATION, F(drain_timeout_ms), "60s", 1000,
-     MS_DAY, "wait this long for the stream to apply the switch marker"},
+    {"fence_timeout", "--fence-timeout", NULL, T_DURATION, F(fence_timeout_ms), "5s", 100, MS_DAY,
+     "wait this long for transactions in flight when a fence goes up, or PgBouncer "
+     "pauses"},
+    {"drain_timeout", "--drain-timeout", NULL, T_DURATION, F(drain_timeout_ms), "60s", 1000, MS_DAY,
+     "wait this long for the stream to apply the switch marker"},
     {"max_retained_wal", "--max-retained-wal", NULL, T_SIZE, F(max_retained_wal), "1GB", 0,
      1024 * GB, "status warns when a slot keeps more WAL than this"},
+    {"pgbouncer", "--pgbouncer", "MEMORI_BRIDGE_PGBOUNCER", T_STRING, F(pgbouncer), NULL, 0, 0,
+     "PgBouncer's admin console (dbname=pgbouncer): cutover and rollback pause its memori entry, "
+     "point it at the other side and resume it, so that writers through it see a pause, not an "
+     "error; off when unset"},
+    {"pgbouncer_ini", "--pgbouncer-ini", "MEMORI_BRIDGE_PGBOUNCER_INI", T_STRING, F(pgbouncer_ini),
+     NULL, 0, 0,
+     "the file PgBouncer includes (%include) that holds the [databases] entry of memori: the "
+     "bridge rewrites that entry, atomically, then RELOADs"},
+    {"pgbouncer_database", "--pgbouncer-database", "MEMORI_BRIDGE_PGBOUNCER_DATABASE", T_STRING,
+     F(pgbouncer_database), "memori", 0, 0,
+     "the name of PgBouncer's [databases] entry that carries memori (the database name in the "
+     "app's MEMORI_DATABASE_URL)"},
     {"busy_timeout", "--busy-timeout", NULL, T_DURATION, F(busy_timeout_ms), "5s", 0, MS_DAY,
      "wait this long for a slot or origin still held by a bridge that just died, "
      "before calling it another bridge"},
-    {"hold_timeout", "--hold-timeout", NULL, T_DURATION, F(hold_timeout_ms), "10min", 1000,
-     MS_DAY, "a running bridge holds still for verify at most this long, then goes on (it "
+    {"hold_timeout", "--hold-timeout", NULL, T_DURATION, F(hold_timeout_ms), "10min", 1000, MS_DAY,
+     "a running bridge holds still for verify at most this long, then goes on (it "
      "goes on at once when that verify's session ends)"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -290,7 +303,7 @@ set_value(struct conf *conf, const struct setting *s, const char *value, char *w
             }
             free(*(char **) field);
             *(char **) field = copy;
-            if (s->offset == F(source) || s->offset == F(target))
+            if (s->offset == F(source) || s->offset == F(target) || s->offset == F(pgbouncer))
                 secret_add_dsn(copy);
             return true;
         }
@@ -698,10 +711,12 @@ conf_print_help(FILE *out)
         char flag[64];
 
         snprintf(flag, sizeof(flag), "%s %s", s->flag,
-                 s->type == T_STRING ? (s->offset == F(slot) ? "NAME"
-                                        : s->offset == F(schemas) ? "LIST"
-                                        : s->offset == F(metrics_addr) ? "ADDR"
-                                                                  : "DSN")
+                 s->type == T_STRING     ? (s->offset == F(slot)                 ? "NAME"
+                                            : s->offset == F(pgbouncer_database) ? "NAME"
+                                            : s->offset == F(pgbouncer_ini)      ? "FILE"
+                                            : s->offset == F(schemas)            ? "LIST"
+                                            : s->offset == F(metrics_addr)       ? "ADDR"
+                                                                                 : "DSN")
                  : s->type == T_DURATION ? "TIME"
                  : s->type == T_SIZE     ? "SIZE"
                  : s->type == T_INT      ? "N"
@@ -735,7 +750,9 @@ conf_print_example(FILE *out)
     {
         const struct setting *s = &settings[k];
 
-        fprintf(out, "\n# %s\n# flag: %s", s->help, s->flag);
+        fputc('\n', out);
+        conf_print_comment(out, s->help);
+        fprintf(out, "# flag: %s", s->flag);
         if (s->env != NULL)
             fprintf(out, "; environment: %s", s->env);
         fputc('\n', out);
@@ -745,6 +762,11 @@ conf_print_example(FILE *out)
             fprintf(out, "# %s = host=127.0.0.1 port=54322 dbname=postgres user=postgres\n", s->key);
         else if (s->offset == F(target))
             fprintf(out, "# %s = host=127.0.0.1 port=5433 dbname=memori user=memori\n", s->key);
+        else if (s->offset == F(pgbouncer))
+            fprintf(out, "# %s = host=127.0.0.1 port=6432 dbname=pgbouncer user=pgbouncer\n",
+                    s->key);
+        else if (s->offset == F(pgbouncer_ini))
+            fprintf(out, "# %s = /etc/pgbouncer/memori.ini\n", s->key);
         else
             fprintf(out, "# %s =\n", s->key);
     }

@@ -12,10 +12,10 @@
  * Precedence, highest first: flag, environment, file, default. Setting flags
  * may stand anywhere on the command line, before or after the command.
  *
- * Passwords in the connection strings (and PGPASSWORD) are registered with
- * secret.h as soon as they are read, so that no line the program prints can
- * show them; the strings' user, database and host names (and PGUSER,
- * PGDATABASE, PGHOST) are registered as public words, which stay readable.
+ * Passwords in the connection strings (PgBouncer's admin console's too, and
+ * PGPASSWORD) are registered with secret.h as soon as they are read, so that no line the program
+ * prints can show them; the strings' user, database and host names (and PGUSER, PGDATABASE, PGHOST)
+ * are registered as public words, which stay readable.
  */
 #ifndef MB_CONF_H
 #define MB_CONF_H
@@ -72,6 +72,9 @@ struct conf
     int64_t fence_timeout_ms;   /* wait this long for transactions in flight at a fence */
     int64_t drain_timeout_ms;   /* wait this long for the stream to apply the marker */
     int64_t max_retained_wal;   /* status warns when a slot keeps more WAL */
+    char *pgbouncer;            /* PgBouncer's admin console (dbname=pgbouncer), or NULL: none */
+    char *pgbouncer_ini;        /* the file PgBouncer includes with memori's [databases] entry */
+    char *pgbouncer_database;   /* the name of that entry */
     char *config_file;          /* the file read, or NULL; owned */
     char **dsn_args;            /* owned array, NULL-terminated, of the values of
                                  * --source and --target in ARGV (borrowed from it),

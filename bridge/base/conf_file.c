@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -212,4 +213,31 @@ conf_load_file(struct conf *conf, const char *path)
     }
     conf->config_file = strdup(path);
     return true;
+}
+
+void
+conf_print_comment(FILE *out, const char *text)
+{
+    const int width = 76; /* after "# " */
+
+    while (*text != '\0')
+    {
+        int n = (int) strlen(text);
+
+        if (n > width)
+        {
+            int cut = width;
+
+            while (cut > 0 && text[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                while (text[cut] != '\0' && text[cut] != ' ')
+                    cut++;
+            n = cut;
+        }
+        fprintf(out, "# %.*s\n", n, text);
+        text += n;
+        while (*text == ' ')
+            text++;
+    }
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "bridge/base/conf.h"
 
@@ -28,5 +29,10 @@ bool conf_is_text(const char *s, size_t len);
  * conf->config_file). Returns false after logging one line that names the
  * path (and the line, by its number). */
 bool conf_load_file(struct conf *conf, const char *path);
+
+/* TEXT as comment lines ("# ...") of at most 78 columns, broken at spaces
+ * (a word longer than a line stands alone on its line): the configuration
+ * example's lines stay far below what a file line may hold. */
+void conf_print_comment(FILE *out, const char *text);
 
 #endif
