@@ -36,9 +36,11 @@ CREATE TABLE IF NOT EXISTS memori_bridge.progress (
 -- before pause_at, then hold still until released, so that the target can be
 -- compared with a source snapshot taken exactly there. verify inserts a row
 -- and sends NOTIFY memori_bridge; the bridge's applier, which LISTENs, sets
--- state to 'paused' (with the origin position it holds at) or to 'past' (it
--- had already applied beyond pause_at), and goes on once the row says
--- 'released' or is gone.
+-- state to 'paused' (with the position it holds at) or to 'past' (it had
+-- already applied beyond pause_at), and goes on once the row says 'released'
+-- or is gone. A hold is a lease: it also ends when the session of the verify
+-- that asked for it (holder_pid, on this side) is gone, or after the bridge's
+-- hold_timeout; the bridge then deletes the row.
 CREATE TABLE IF NOT EXISTS memori_bridge.verify_pause (
     token      text PRIMARY KEY,
     slot       text NOT NULL,
@@ -46,8 +48,10 @@ CREATE TABLE IF NOT EXISTS memori_bridge.verify_pause (
     state      text NOT NULL DEFAULT 'requested'
                CHECK (state IN ('requested', 'paused', 'past', 'released')),
     applied    pg_lsn,
+    holder_pid integer,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE memori_bridge.verify_pause ADD COLUMN IF NOT EXISTS holder_pid integer;
 
 -- Fences. A fenced side refuses writes to the streamed tables from everyone
 -- but the bridge: each table gets a statement-level BEFORE INSERT, UPDATE,

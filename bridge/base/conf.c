@@ -108,6 +108,9 @@ static const struct setting settings[] = {
     {"busy_timeout", "--busy-timeout", NULL, T_DURATION, F(busy_timeout_ms), "5s", 0, MS_DAY,
      "wait this long for a slot or origin still held by a bridge that just died, "
      "before calling it another bridge"},
+    {"hold_timeout", "--hold-timeout", NULL, T_DURATION, F(hold_timeout_ms), "10min", 1000,
+     MS_DAY, "a running bridge holds still for verify at most this long, then goes on (it "
+     "goes on at once when that verify's session ends)"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

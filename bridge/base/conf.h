@@ -60,6 +60,7 @@ struct conf
     int64_t reconnect_max_ms;   /* longest reconnection delay */
     int64_t connect_timeout_ms; /* connection timeout, unless the DSN sets one */
     int64_t busy_timeout_ms;    /* wait this long for a slot or origin in use */
+    int64_t hold_timeout_ms;    /* hold still for verify at most this long */
     int64_t jobs;               /* parallel connections of init's copy */
     int copy_format;            /* enum conf_copy_format */
     int64_t switch_timeout_ms;  /* a running bridge waits this long for a switch to finish */

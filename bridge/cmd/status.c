@@ -53,6 +53,12 @@ struct side_info
     bool reporting;
     int stream_pid;
     char stream_dir[16];
+    /* a hold for verify on this side (memori_bridge.verify_pause), the oldest */
+    bool held;
+    char hold_state[16];
+    int hold_pid;         /* the verify's backend here, 0 unknown */
+    bool hold_alive;      /* that backend still runs */
+    double hold_age;      /* seconds since its last word */
     double stream_lag, stream_age;
 };
 
@@ -179,6 +185,23 @@ read_side(struct report *r, struct side_info *s)
         s->reporting = s->stream_age < 10;
     }
     PQclear(res);
+
+    res = PQexecParams(s->conn,
+                       "SELECT state, coalesce(holder_pid, 0), holder_pid IS NULL OR EXISTS "
+                       "       (SELECT 1 FROM pg_catalog.pg_stat_activity WHERE pid = holder_pid), "
+                       "       extract(epoch FROM now() - updated_at) "
+                       "FROM memori_bridge.verify_pause WHERE slot IN ($1, $2) "
+                       "ORDER BY updated_at LIMIT 1",
+                       2, NULL, names, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+    {
+        s->held = true;
+        snprintf(s->hold_state, sizeof(s->hold_state), "%s", PQgetvalue(res, 0, 0));
+        s->hold_pid = (int) strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        s->hold_alive = PQgetvalue(res, 0, 2)[0] == 't';
+        s->hold_age = strtod(PQgetvalue(res, 0, 3), NULL);
+    }
+    PQclear(res);
     return true;
 }
 
@@ -278,6 +301,11 @@ judge(struct report *r)
                      sides[i]->role, x->name);
         }
     }
+    for (i = 0; i < 2; i++)
+        if (sides[i]->held && !sides[i]->hold_alive)
+            warn(r, "%s: a hold for verify (PID %d) is left by a verify that is gone; a running "
+                    "bridge drops it at its next look, or: DELETE FROM memori_bridge.verify_pause",
+                 sides[i]->role, sides[i]->hold_pid);
     if (r->cont.verdict != CONTINUITY_OK)
         warn(r, "%s", r->cont.why);
     else if (sl != NULL && !sl->active)
@@ -347,6 +375,10 @@ print_text(struct report *r)
                 printf("  a bridge (PID %d) applies here, streaming %s\n", s->stream_pid,
                        s->stream_dir);
         }
+        if (s->held)
+            printf("  %s for verify (PID %d here%s), %.0f s\n",
+                   strcmp(s->hold_state, "requested") == 0 ? "a hold is asked" : "held",
+                   s->hold_pid, s->hold_alive ? "" : ", gone", s->hold_age);
     }
     printf("\nlag: forward %lld bytes%s", r->lag_bytes[0], r->lag_seconds[0] >= 0 ? ", " : "");
     if (r->lag_seconds[0] >= 0)
@@ -438,6 +470,12 @@ print_json(struct report *r)
         else if (s->reporting)
             printf("{\"pid\":%d,\"direction\":\"%s\",\"lag_seconds\":null}", s->stream_pid,
                    s->stream_dir);
+        else
+            printf("null");
+        printf(",\"hold\":");
+        if (s->held)
+            printf("{\"state\":\"%s\",\"verify_pid\":%d,\"verify_alive\":%s,\"seconds\":%.0f}",
+                   s->hold_state, s->hold_pid, s->hold_alive ? "true" : "false", s->hold_age);
         else
             printf("null");
         printf("}");

@@ -494,7 +494,7 @@ verify_compare(const struct conf *conf, bool json, bool show_keys, long long wid
     /* sequences first: they move outside transactions, and the bridge sets
      * the target's only at cutover */
     if (!read_sequences(&v) || !verify_establish_point(&v) || !open_snapshot(&v) ||
-        !load_tables(&v) || !hash_tables(&v))
+        !load_tables(&v) || !hash_tables(&v) || !verify_hold_stood(&v))
         goto done;
     verify_release_bridge(&v);
     status = verify_report(&v);

@@ -108,6 +108,11 @@ ok(PGconn *conn, const char *what, const char *sql, int n, const char *const *pa
 bool verify_establish_point(struct verify *v);
 void verify_release_bridge(struct verify *v);
 
+/* Did the running bridge still hold at the point once the comparison was
+ * done (a hold outlives neither the bridge's --hold-timeout nor us)? Returns
+ * false after logging why not: the comparison is then worth nothing. */
+bool verify_hold_stood(struct verify *v);
+
 /* verify_report.c: the report (text or JSON); the exit status. */
 int verify_report(struct verify *v);
 

@@ -76,8 +76,8 @@ pause_bridge(struct verify *v, bool *past)
                        vmsg(v, "could not create the bridge's objects on the %s", v->dir.to_role),
                        bridge_objects_sql) ||
         !ok(v->dst, "could not ask the bridge to pause",
-            "INSERT INTO memori_bridge.verify_pause (token, slot, pause_at) "
-            "VALUES ($1, $2, $3::pg_lsn)",
+            "INSERT INTO memori_bridge.verify_pause (token, slot, pause_at, holder_pid) "
+            "VALUES ($1, $2, $3::pg_lsn, pg_catalog.pg_backend_pid())",
             3, params) ||
         !ok(v->dst, "could not ask the bridge to pause",
             "SELECT pg_catalog.pg_notify('memori_bridge', $1)", 1, params))
@@ -136,6 +136,29 @@ pause_bridge(struct verify *v, bool *past)
         }
         usleep(50000);
     }
+}
+
+bool
+verify_hold_stood(struct verify *v)
+{
+    const char *params[1] = {v->token};
+    PGresult *res;
+    bool stood;
+
+    if (v->token[0] == '\0' || !v->streaming)
+        return true;
+    res = q(v->dst, vmsg(v, "could not read the bridge's hold on the %s", v->dir.to_role),
+            "SELECT state FROM memori_bridge.verify_pause WHERE token = $1", 1, params);
+    if (res == NULL)
+        return false;
+    stood = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "paused") == 0;
+    PQclear(res);
+    if (!stood)
+        log_error("the running bridge stopped holding at %s before the comparison ended (its "
+                  "--hold-timeout passed): the %s moved meanwhile; verify again, or give the "
+                  "bridge a longer --hold-timeout",
+                  v->point, v->dir.to_role);
+    return stood;
 }
 
 void

@@ -1,11 +1,18 @@
 /*
  * apply_hold.c - holding still at verify's point (memori_bridge.verify_pause):
  * at a transaction boundary, outside pipeline mode, until verify releases it.
+ *
+ * A hold is a lease. It ends when verify releases it, when the session of the
+ * verify that asked for it (holder_pid, on this side) is gone (a verify killed
+ * with SIGKILL releases nothing), or after hold_timeout; in the last two
+ * cases the bridge deletes the request itself, so that nothing is left to
+ * hold it again.
  */
 #include "bridge/streaming/apply_int.h"
 
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bridge/base/clock.h"
@@ -13,7 +20,20 @@
 
 /* ---- holding still for verify ---------------------------------------- */
 
-#define PAUSE_LIMIT_US (600 * INT64_C(1000000)) /* resume anyway after 10 minutes */
+/* Is the holder of a request alive? (SQL, of a row of verify_pause) */
+#define HOLDER_ALIVE                                                                      \
+    "(holder_pid IS NULL OR EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity "          \
+    "WHERE pid = holder_pid))"
+
+/* Forget the request TOKEN: its holder is gone, or it outlived hold_timeout. */
+static void
+drop_request(struct apply *a, const char *token)
+{
+    const char *params[1] = {token};
+
+    PQclear(PQexecParams(a->conn, "DELETE FROM memori_bridge.verify_pause WHERE token = $1", 1,
+                         NULL, params, NULL, NULL, 0));
+}
 
 /* Tell verify where we hold: STATE 'paused' (at its point) or 'past' (we had
  * applied a transaction committed after its point before we saw the request:
@@ -55,10 +75,15 @@ hold_here(struct apply *a, bool past)
         PGnotify *n;
         char state[16] = "";
         lsn_t at = LSN_INVALID;
+        bool alive = true;
+        int holder = 0;
 
-        if (clock_now_us() - start > PAUSE_LIMIT_US)
+        if (clock_now_us() - start > a->o.conf->hold_timeout_ms * 1000)
         {
-            log_warning("verify held the bridge for 10 minutes without releasing it; going on");
+            log_warning("verify held the bridge for %.0f s without releasing it (--hold-timeout); "
+                        "going on",
+                        (double) a->o.conf->hold_timeout_ms / 1000);
+            drop_request(a, a->pause_token);
             break;
         }
         if (poll(fds, 2, 1000) > 0 && (fds[0].revents & POLLIN) && PQconsumeInput(a->conn) == 0)
@@ -66,15 +91,25 @@ hold_here(struct apply *a, bool past)
         while ((n = PQnotifies(a->conn)) != NULL)
             PQfreemem(n);
         res = PQexecParams(a->conn,
-                           "SELECT state, pause_at FROM memori_bridge.verify_pause "
-                           "WHERE token = $1",
+                           "SELECT state, pause_at, " HOLDER_ALIVE ", coalesce(holder_pid, 0) "
+                           "FROM memori_bridge.verify_pause WHERE token = $1",
                            1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
         {
             snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, 0));
             lsn_parse(PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)), &at);
+            alive = PQgetvalue(res, 0, 2)[0] == 't';
+            holder = (int) strtol(PQgetvalue(res, 0, 3), NULL, 10);
         }
         PQclear(res);
+        if (!alive)
+        {
+            log_warning("the verify that asked for this hold (PID %d on the %s) is gone without "
+                        "releasing it; going on",
+                        holder, a->o.role);
+            drop_request(a, a->pause_token);
+            break;
+        }
         if (strcmp(state, "requested") == 0 && at != LSN_INVALID)
         {
             /* a later point: go on to it, unless we are past that one too */
@@ -88,9 +123,11 @@ hold_here(struct apply *a, bool past)
             continue;
         }
         if (strcmp(state, "paused") != 0 && strcmp(state, "past") != 0)
+        {
+            log_info("verify released the bridge; going on");
             break; /* released, or the request is gone */
+        }
     }
-    log_info("verify released the bridge; going on");
     a->pause_token[0] = '\0';
 }
 
@@ -101,6 +138,11 @@ read_request(struct apply *a)
     const char *params[1] = {a->o.origin};
     PGresult *res;
 
+    /* requests of verifies that are gone: nobody will release them */
+    PQclear(PQexecParams(a->conn,
+                         "DELETE FROM memori_bridge.verify_pause WHERE slot = $1 AND NOT "
+                         HOLDER_ALIVE,
+                         1, NULL, params, NULL, NULL, 0));
     res = PQexecParams(a->conn,
                        "SELECT token, pause_at FROM memori_bridge.verify_pause "
                        "WHERE slot = $1 AND state = 'requested' ORDER BY updated_at LIMIT 1",
@@ -134,6 +176,9 @@ apply_check_requests(struct apply *a)
         got = true;
         PQfreemem(n);
     }
+    /* a verify may have asked while no bridge ran, or have died since */
+    got |= a->unread;
+    a->unread = false;
     if (!got || a->pause_at != LSN_INVALID)
         return true;
     if (!pl_sync(&a->pl) || !pl_leave(&a->pl))

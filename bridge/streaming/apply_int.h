@@ -93,6 +93,7 @@ struct apply
 
     /* verify's request to hold still (memori_bridge.verify_pause) */
     bool listening;  /* LISTEN memori_bridge worked (the bridge's objects exist) */
+    bool unread;     /* requests made before this session: read them once */
     lsn_t pause_at;  /* hold before the first transaction committing at or after it */
     char pause_token[64];
 };

@@ -232,6 +232,7 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
     /* verify asks for a pause with a NOTIFY (see sql/memori_bridge.sql) */
     res = PQexec(a->conn, "LISTEN memori_bridge");
     a->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
+    a->unread = a->listening;
     PQclear(res);
     res = NULL;
     if (!pl_init(&a->pl, a->conn, INFLIGHT))
