@@ -235,6 +235,7 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
     a->unread = a->listening;
     PQclear(res);
     res = NULL;
+    apply_stage_open(a);
     if (!pl_init(&a->pl, a->conn, INFLIGHT))
         goto fail;
     return a;
