@@ -19,7 +19,11 @@
 #   MB_CUTOVER_WRITERS     switch_writer processes (default 4)
 #   MB_CUTOVER_DELAY_US    switch_writer's DELAY_US; unset: calibrated at the start
 #                          so that the writers reach MB_CUTOVER_RATE
-# With the defaults it takes about 1 minute on the 2-core reference machine.
+# With the defaults it takes about 2 minutes on the 2-core reference machine.
+#
+# 1b (after 1, in the same run, with the same bridge): ROUNDS more switches
+# with --pgbouncer, plain writers through a PgBouncer in front of memori
+# (see the comment at 1b below).
 #
 # How it measures
 #
@@ -265,6 +269,37 @@ for ((k = 1; k <= rounds; k++)); do
     side=$next
 done
 
+# 1b. The same bridge, the same run: ROUNDS more switches with writers that
+# know nothing of the switch. A PgBouncer (tests/harness/pgb, transaction
+# pooling) stands in front of memori, its entry "memori" in a file of its own;
+# the switches get --pgbouncer and --pgbouncer-ini; fresh plain switch_writers
+# (no second DSN) write through it on one connection each, never reconnect,
+# and count every write that fails. Their longest wait is the longest time one
+# write took, held by PgBouncer's pause included.
+[ "$side" = source ] && pgb_n=1 || pgb_n=2
+eval "$(bash "$root/tests/harness/pgb" start "$PGH_SET" "$pgb_n" --entry memori)" || die "could not start PgBouncer"
+pool=$(dsn "$PGB_PORT" postgres memori)
+pooled_pauses=() pooled_held=() pooled_longest=() pooled_failed=() pooled_rates=() pooled_cmds=()
+for ((k = rounds + 1; k <= 2 * rounds; k++)); do
+    if [ "$side" = source ]; then cmd=cutover next=target; else cmd=rollback next=source; fi
+    start_writers "$pool" - $((k * 10))
+    sleep "$before_s"
+    rc=0
+    MEMORI_BRIDGE_PGBOUNCER=$(dsn "$PGB_PORT" postgres pgbouncer) MEMORI_BRIDGE_PGBOUNCER_INI=$PGB_ENTRY_INI \
+        "$bridge" "$cmd" >"$work/switch$k.out" 2>"$work/switch$k.err" || rc=$?
+    [ "$rc" = 0 ] || { sed 's/^/    /' "$work/switch$k.err" >&2; die "memori-bridge $cmd --pgbouncer ($k) exited with status $rc"; }
+    sleep "$after_s"
+    stop_writers
+    failed=$(for i in "${WIDX[@]}"; do sed -n 's/.*; \([0-9]*\) failed$/\1/p' "$work/writer$i.out"; done | awk '{ n += $1 } END { print n + 0 }')
+    pause=$(sed -n 's/.* done: writes were paused for \([0-9.]*\) ms (fence to unfence).*/\1/p' "$work/switch$k.err")
+    held=$(sed -n 's/.*PgBouncer held writes to "memori" for \([0-9.]*\) ms.*/\1/p' "$work/switch$k.err")
+    [ -n "$pause" ] && [ -n "$held" ] || die "no pause lines in the output of $cmd --pgbouncer ($k)"
+    pooled_pauses+=("$pause") pooled_held+=("$held") pooled_longest+=("$W_LONGEST")
+    pooled_failed+=("$failed") pooled_rates+=("$W_RATE") pooled_cmds+=("$cmd")
+    say "bridge + PgBouncer: $cmd ($((k - rounds)) of $rounds): fence $pause ms, PgBouncer held $held ms; plain writers: longest wait $W_LONGEST ms, $W_WRITES writes at $W_RATE/s, $failed failed"
+    side=$next
+done
+
 # Everything on the other side too, then the writers' models on both sides.
 # The progress is read from the bridge's table (the row is named after the
 # direction): postgres on Supabase may not read a replication origin.
@@ -278,7 +313,7 @@ q "$other" -c "DO \$\$ DECLARE deadline timestamptz := clock_timestamp() + inter
         END LOOP; END \$\$" || die "the stream did not carry the last writes to the other side"
 all_idx=()
 [ -z "$delay_fixed" ] && for ((j = 0; j < nwriters; j++)); do all_idx+=("$j"); done
-for ((k = 1; k <= rounds; k++)); do
+for ((k = 1; k <= 2 * rounds; k++)); do
     for ((j = 0; j < nwriters; j++)); do all_idx+=($((k * 10 + j))); done
 done
 dump_rows=0
@@ -507,6 +542,13 @@ echo
 echo "| method | pause median ms | pause worst ms | median vs bridge | worst vs bridge | pauses (ms, in order) | writers' longest wait ms, median / worst | the writers |"
 echo "|---|---:|---:|---:|---:|---|---:|---|"
 echo "| memori-bridge (cutover, rollback, ...) | $b_med | $b_max | 1.00x | 1.00x | $(list "${bridge_pauses[@]}") | $bw_med / $bw_max | followed every switch (SQLSTATE 25006, reconnect, retry) |"
+p_med=$(echo "${pooled_pauses[*]}" | median %.1f)
+p_max=$(echo "${pooled_pauses[*]}" | maxof)
+pw_med=$(echo "${pooled_longest[*]}" | median %.1f)
+pw_max=$(echo "${pooled_longest[*]}" | maxof)
+p_failed=$(echo "${pooled_failed[*]}" | tr ' ' '\n' | awk '{ n += $1 } END { print n + 0 }')
+awk -v m="$p_med" -v x="$p_max" -v bm="$b_med" -v bx="$b_max" -v runs="$(list "${pooled_pauses[@]}")" -v wm="$pw_med" -v wx="$pw_max" -v f="$p_failed" -v n="$((rounds * nwriters))" 'BEGIN {
+    printf "| memori-bridge --pgbouncer (plain writers through PgBouncer) | %s | %s | %.1fx | %.1fx | %s | %s / %s | %s failed writes over %d writers that never reconnect |\n", m, x, m / bm, x / bx, runs, wm, wx, f, n }'
 fates_sum=$(printf '%s\n' "${all_fates[@]}" | sort | uniq -c | sed 's/^ *\([0-9]*\) /\1 x /' | paste -sd ';' | sed 's/;/; /g')
 awk -v rm="$r_med" -v rx="$r_max" -v bm="$b_med" -v bx="$b_max" -v runs="$(list "${recipe_pauses[@]}")" -v fate="$fates_sum" 'BEGIN {
     printf "| native logical replication, pg_easy_replicate'"'"'s recipe (psql per step) | %s | %s | %.1fx | %.1fx | %s | n/a: they died | all rounds: %s |\n",
@@ -519,6 +561,19 @@ echo "vs bridge: the method's pause over the bridge's (10.0x: ten times as long)
 echo "writers' longest wait: per switch, the longest time one write took from its first attempt to its acknowledgement,"
 echo "over that switch's $nwriters writers (fresh writers for each switch, 3 s before it to 2 s after it)."
 echo "goal: median under 100 ms: $(verdict "$b_med" 100) ($b_med ms); worst under 250 ms: $(verdict "$b_max" 250) ($b_max ms)"
+echo
+echo "### Writers through PgBouncer"
+echo
+echo "| switch | command | fence to unfence ms | PgBouncer held ms (pause to resume) | plain writers' longest write ms | failed writes | writes/s |"
+echo "|---:|---|---:|---:|---:|---:|---:|"
+for ((k = 0; k < rounds; k++)); do
+    echo "| $((rounds + k + 1)) | ${pooled_cmds[k]} --pgbouncer | ${pooled_pauses[k]} | ${pooled_held[k]} | ${pooled_longest[k]} | ${pooled_failed[k]} | ${pooled_rates[k]} |"
+done
+echo "| median | | $p_med | $(echo "${pooled_held[*]}" | median %.1f) | $pw_med | | $(echo "${pooled_rates[*]}" | median %.1f) |"
+echo
+echo "$nwriters plain switch_writer processes per switch (no second DSN: they never reconnect or follow a fence), through"
+echo "a PgBouncer 1.18 in transaction mode in front of memori; the switches ran with --pgbouncer, in the same run as the rows above."
+echo "goal (writers through PgBouncer): longest write, median under 100 ms: $(verdict "$pw_med" 100) ($pw_med ms); worst under 250 ms: $(verdict "$pw_max" 250) ($pw_max ms); failed writes 0: $([ "$p_failed" = 0 ] && echo met || echo "NOT met") ($p_failed)"
 echo
 echo "### memori-bridge, step by step"
 echo

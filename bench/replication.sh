@@ -231,6 +231,22 @@ drop_origin()
                 END IF; END \$\$" >/dev/null
 }
 
+# What init leaves on the target for slot NAME, made by hand for a target that
+# is already a copy (pg/continuity.h: run streams only into a side made
+# ready): init's record, and the progress at the slot's start.
+mark_ready()
+{
+    local at
+    at=$(srcq "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$1'")
+    [ -n "$at" ] || die "mark_ready: no slot $1"
+    tgt -c "INSERT INTO memori_bridge.progress (slot, end_lsn) VALUES ('$1', '$at')
+            ON CONFLICT (slot) DO UPDATE SET end_lsn = excluded.end_lsn" \
+        -c "INSERT INTO memori_bridge.init_state (slot, phase, consistent_point, schemas, finished_at)
+            VALUES ('$1', 'done', '$at', '$2', now())
+            ON CONFLICT (slot) DO UPDATE SET phase = 'done', consistent_point = excluded.consistent_point,
+                                             schemas = excluded.schemas" >/dev/null
+}
+
 # Subscribe the target to PUBLICATION through the existing SLOT, in text or
 # binary mode (BINARY false or true), then run SQL, if given, in the same session.
 subscribe()
@@ -386,6 +402,7 @@ drain()
         bridge | bridge_noorigin)
             local target=$TGT
             [ "$c" = bridge_noorigin ] && target=$TGT_NOORIGIN
+            mark_ready "$slot" memori
             timeout 900 "$bridge" run --source "$SRC" --target "$target" --slot "$slot" --stop-at "$endpos" ||
                 die "memori-bridge run exited with status $? on slot $slot"
             ;;
@@ -437,6 +454,7 @@ lag_run()
         bridge)
             srcq "SELECT pg_create_logical_replication_slot('$slot', 'wal2json')" >/dev/null
             drop_origin "$slot"
+            mark_ready "$slot" memori,bench
             "$bridge" run --source "$SRC" --target "$TGT" --slot "$slot" --schemas memori,bench \
                 >"$work/bridge-lag.log" 2>&1 &
             pid=$!

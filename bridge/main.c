@@ -94,11 +94,34 @@ find_command(const char *name)
     return NULL;
 }
 
+/* A connection string that does not parse is a bad setting (exit 2), found
+ * before the command connects anywhere. */
+static bool
+dsns_ok(const struct conf *conf)
+{
+    const char *side[2] = {"source", "target"};
+    const char *env[2] = {"MEMORI_BRIDGE_SOURCE", "MEMORI_BRIDGE_TARGET"};
+    const char *dsn[2] = {conf->source, conf->target};
+    char err[1024];
+    bool ok = true;
+    int i;
+
+    for (i = 0; i < 2; i++)
+        if (dsn[i] != NULL && !pgconn_dsn_ok(dsn[i], err, sizeof(err)))
+        {
+            log_error("the %s %s; fix --%s (or %s, or %s in the configuration file)", side[i],
+                      err, side[i], env[i], side[i]);
+            ok = false;
+        }
+    return ok;
+}
+
 int
 main(int argc, char **argv)
 {
     const struct command *cmd;
     struct conf conf;
+    enum conf_status loaded;
     char **rest;
     int nrest = 0, status;
 
@@ -108,7 +131,10 @@ main(int argc, char **argv)
         log_error("out of memory");
         return 1;
     }
-    switch (conf_load(&conf, argc, argv, rest, &nrest))
+    loaded = conf_load(&conf, argc, argv, rest, &nrest);
+    /* every value is copied: the command line (ps, /proc) loses the passwords */
+    conf_hide_passwords(&conf);
+    switch (loaded)
     {
         case CONF_OK:
             break;
@@ -149,6 +175,11 @@ main(int argc, char **argv)
     {
         log_error("unknown command \"%s\"", rest[0]);
         usage(stderr);
+        status = EXIT_USAGE;
+        goto done;
+    }
+    if (cmd->run != run_decode && !dsns_ok(&conf))
+    {
         status = EXIT_USAGE;
         goto done;
     }

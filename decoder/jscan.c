@@ -4,11 +4,18 @@
  * NOTES
  *
  * The hot loop is the string scan. With SSE2 it moves 16 bytes at a time,
- * storing them to the arena unconditionally and stopping at the first quote,
- * backslash, control character or non-ASCII byte, which the scalar code then
- * handles (escapes, UTF-8 validation). The 16-byte stores stay inside the
- * room reserved for the input still unread, which jscan_string checks before
- * it starts (unescaped output is never longer than its input).
+ * storing them to the arena and stopping at the first quote, backslash,
+ * control character or non-ASCII byte, which the scalar code then handles
+ * (escapes, UTF-8 validation). The 16-byte stores stay inside the room
+ * reserved for the input still unread, which jscan_string checks before it
+ * starts (unescaped output is never longer than its input).
+ *
+ * In place (the arena is the message, w2j_parse_in_place), the output runs
+ * behind the input: a store of 16 bytes that all belong to the string only
+ * rewrites bytes already read, but the store at a stop would also rewrite
+ * the bytes after the stop, still unread, unless they lie at least 16 bytes
+ * ahead of the output. There only the bytes before the stop are moved. For
+ * the same reason the copies of UTF-8 sequences and numbers are memmove.
  */
 #include "decoder/jscan.h"
 
@@ -174,15 +181,19 @@ jscan_string(struct jscan *c, bool keep, size_t reserve, char **text, size_t *le
                                  _mm_cmplt_epi8(v, space));
                 int mask = _mm_movemask_epi8(m);
 
-                _mm_storeu_si128((__m128i *) d, v);
                 if (mask != 0)
                 {
                     int k = __builtin_ctz((unsigned) mask);
 
+                    if (c->in_place && s - (const unsigned char *) d < 16)
+                        memmove(d, s, (size_t) k); /* (see NOTES) */
+                    else
+                        _mm_storeu_si128((__m128i *) d, v);
                     s += k;
                     d += k;
                     break;
                 }
+                _mm_storeu_si128((__m128i *) d, v);
                 s += 16;
                 d += 16;
             }
@@ -292,7 +303,7 @@ jscan_string(struct jscan *c, bool keep, size_t reserve, char **text, size_t *le
 
             if (n == 0)
                 return jscan_fail(c, s, "invalid UTF-8 byte 0x%02X in string", ch);
-            memcpy(d, s, n);
+            memmove(d, s, n);
             d += n;
             s += n;
         }
@@ -339,9 +350,11 @@ jscan_number(struct jscan *c, bool keep, char **text, size_t *len)
     if (!keep)
         return true;
     n = (size_t) (s - n0);
-    if ((size_t) (c->out_end - c->out) < n + 1)
+    /* as for strings: room for the input from here on and a NUL, which in
+     * place keeps the copy behind the input */
+    if ((size_t) (c->out_end - c->out) < (size_t) (end - n0) + 1)
         return jscan_fail(c, n0, "internal error: decoder arena too small");
-    memcpy(c->out, n0, n);
+    memmove(c->out, n0, n);
     c->out[n] = '\0';
     *text = c->out;
     *len = n;

@@ -24,6 +24,9 @@ struct jscan
     const unsigned char *end;   /* one past the message */
     char *out;                  /* next free arena byte (borrowed arena) */
     char *out_end;              /* one past the arena */
+    bool in_place;              /* the arena is the message itself: output
+                                 * overwrites input already read, never input
+                                 * still unread (w2j_parse_in_place) */
     uint32_t max_depth;         /* nesting allowed in jscan_skip_value */
     struct w2j_error *err;      /* borrowed: where a failure is written */
 };
@@ -62,6 +65,8 @@ jscan_eat(struct jscan *c, unsigned char ch, const char *what)
  * *TEXT (inside the arena) and *LEN describe it. Escapes, including \uXXXX
  * surrogate pairs, become UTF-8; raw bytes must be valid UTF-8. A lone
  * surrogate, \u0000, a raw control character or a bad escape is an error.
+ * In place, the room check asks for the output to start at least RESERVE + 1
+ * bytes behind the input, so that it can never catch up with it.
  */
 bool jscan_string(struct jscan *c, bool keep, size_t reserve, char **text, size_t *len);
 

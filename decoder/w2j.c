@@ -20,6 +20,14 @@
  * unread. Each write still checks the room left, so a bug in that reasoning
  * is an error ("internal error"), never an overflow.
  *
+ * In place (w2j_parse_in_place) the arena is the message itself. The same
+ * bound holds there with nothing to spare: at each kept string or number the
+ * output is at least one byte behind the input, and two more before a column
+ * value (bytea's "\x"), since the field name and ':' before it were read and
+ * given back. Unescaping never makes the output longer than what it read, so
+ * the output only ever overwrites input already read. jscan.c keeps its
+ * 16-byte stores within the same rule.
+ *
  * The JSON lexing itself (strings, numbers, UTF-8) is in jscan.c.
  */
 #include "decoder/w2j.h"
@@ -589,9 +597,11 @@ parse_field(struct cursor *c, enum field f, const unsigned char *at, struct w2j_
     }
 }
 
-bool
-w2j_parse(struct w2j_parser *p, const char *buf, size_t len, struct w2j_record *out,
-          struct w2j_error *err)
+/* The LEN bytes at BUF into *OUT, unescaped into P's arena, or into PLACE
+ * (which is BUF) when it is not NULL. */
+static bool
+parse(struct w2j_parser *p, const char *buf, char *place, size_t len, struct w2j_record *out,
+      struct w2j_error *err)
 {
     struct cursor c;
     const struct action_rule *rule;
@@ -613,10 +623,19 @@ w2j_parse(struct w2j_parser *p, const char *buf, size_t len, struct w2j_record *
     if (len > p->limits.max_message)
         return jscan_fail(&c.j, c.j.start, "message of %zu bytes exceeds the limit of %zu bytes",
                           len, p->limits.max_message);
-    if (!reserve_arena(p, len, err))
-        return false;
-    c.j.out = p->arena;
-    c.j.out_end = p->arena + p->arena_cap;
+    c.j.in_place = place != NULL;
+    if (c.j.in_place)
+    {
+        c.j.out = place;
+        c.j.out_end = place + len;
+    }
+    else
+    {
+        if (!reserve_arena(p, len, err))
+            return false;
+        c.j.out = p->arena;
+        c.j.out_end = p->arena + p->arena_cap;
+    }
 
     if (!jscan_eat(&c.j, '{', "'{' to open a message"))
         return false;
@@ -690,6 +709,20 @@ w2j_parse(struct w2j_parser *p, const char *buf, size_t len, struct w2j_record *
     if (out->present & W2J_HAS_IDENTITY)
         out->identity = p->cols + ident_first;
     return true;
+}
+
+bool
+w2j_parse(struct w2j_parser *p, const char *buf, size_t len, struct w2j_record *out,
+          struct w2j_error *err)
+{
+    return parse(p, buf, NULL, len, out, err);
+}
+
+bool
+w2j_parse_in_place(struct w2j_parser *p, char *buf, size_t len, struct w2j_record *out,
+                   struct w2j_error *err)
+{
+    return parse(p, buf, buf, len, out, err);
 }
 
 const char *

@@ -10,7 +10,9 @@
  * content) is unescaped into the parser's arena and NUL-terminated, so it can
  * go straight to libpq as a text parameter. The arena is reused: a record is
  * valid until the next w2j_parse() on the same parser. After the parser has
- * seen its largest message, parsing allocates nothing.
+ * seen its largest message, parsing allocates nothing. w2j_parse_in_place()
+ * unescapes into the message itself instead, for a message too large to
+ * hold twice.
  *
  * Values are given as PostgreSQL text, as the target's input functions take
  * them. wal2json writes int2/int4/int8/oid/float4/float8/numeric as bare JSON
@@ -181,6 +183,17 @@ void w2j_parser_free(struct w2j_parser *p);
  */
 bool w2j_parse(struct w2j_parser *p, const char *buf, size_t len, struct w2j_record *out,
                struct w2j_error *err);
+
+/*
+ * w2j_parse, but unescaping the record's strings into BUF itself instead of
+ * P's arena: a message of any size needs no memory of its own (P's column
+ * array apart). The record's strings then borrow from BUF (valid while BUF
+ * is and until it is parsed again), its column arrays from P (until P's
+ * next parse). BUF's bytes are overwritten, on failure too: parse a copy to
+ * keep them.
+ */
+bool w2j_parse_in_place(struct w2j_parser *p, char *buf, size_t len, struct w2j_record *out,
+                        struct w2j_error *err);
 
 /* "begin", "commit", "insert", "update", "delete", "truncate", "message". */
 const char *w2j_action_name(enum w2j_action action);

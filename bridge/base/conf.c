@@ -9,10 +9,11 @@
 #include "bridge/base/conf.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bridge/base/conf_int.h"
 
 #include "bridge/base/log.h"
 #include "bridge/base/secret.h"
@@ -47,6 +48,7 @@ struct setting
 #define GB       (INT64_C(1) << 30)
 
 #define NAME_MAX_BYTES 256 /* a schema name, with room to spare */
+#define SHOWN_MAX      40  /* a value or key longer than this is not echoed */
 
 static const struct setting settings[] = {
     {"source", "--source", "MEMORI_BRIDGE_SOURCE", T_STRING, F(source), NULL, 0, 0,
@@ -80,10 +82,10 @@ static const struct setting settings[] = {
      "at most this many value bytes in one multi-row statement"},
     {"ring_batches", "--ring-batches", NULL, T_INT, F(ring_batches), "16", 2, 4096,
      "batches of changes in flight between the reader and the applier"},
-    {"ring_batch_bytes", "--ring-batch-bytes", NULL, T_SIZE, F(ring_batch_bytes), "1MB", 4096,
-     GB, "bytes of one batch (a larger message gets a batch of its own)"},
-    {"reconnect_min", "--reconnect-min", NULL, T_DURATION, F(reconnect_min_ms), "500ms", 10,
-     MS_DAY, "first delay before reconnecting after a lost connection"},
+    {"ring_batch_bytes", "--ring-batch-bytes", NULL, T_SIZE, F(ring_batch_bytes), "1MB", 4096, GB,
+     "bytes of one batch (a larger message gets a batch of its own)"},
+    {"reconnect_min", "--reconnect-min", NULL, T_DURATION, F(reconnect_min_ms), "500ms", 10, MS_DAY,
+     "first delay before reconnecting after a lost connection"},
     {"reconnect_max", "--reconnect-max", NULL, T_DURATION, F(reconnect_max_ms), "30s", 10, MS_DAY,
      "longest delay between reconnection attempts (doubles from reconnect_min, with jitter)"},
     {"connect_timeout", "--connect-timeout", NULL, T_DURATION, F(connect_timeout_ms), "10s", 1000,
@@ -99,17 +101,30 @@ static const struct setting settings[] = {
      "cutover and rollback refuse to start when the stream is further behind"},
     {"max_lag", "--max-lag", NULL, T_DURATION, F(max_lag_ms), "30s", 0, MS_DAY,
      "cutover and rollback refuse to start when the stream is older than this"},
-    {"fence_timeout", "--fence-timeout", NULL, T_DURATION, F(fence_timeout_ms), "5s", 100,
-     MS_DAY, "wait this long for transactions in flight when a fence goes up"},
-    {"drain_timeout", "--drain-timeout", NULL, T_DURATION, F(drain_timeout_ms), "60s", 1000,
-     MS_DAY, "wait this long for the stream to apply the switch marker"},
+    {"fence_timeout", "--fence-timeout", NULL, T_DURATION, F(fence_timeout_ms), "5s", 100, MS_DAY,
+     "wait this long for transactions in flight when a fence goes up, or PgBouncer "
+     "pauses"},
+    {"drain_timeout", "--drain-timeout", NULL, T_DURATION, F(drain_timeout_ms), "60s", 1000, MS_DAY,
+     "wait this long for the stream to apply the switch marker"},
     {"max_retained_wal", "--max-retained-wal", NULL, T_SIZE, F(max_retained_wal), "1GB", 0,
      1024 * GB, "status warns when a slot keeps more WAL than this"},
+    {"pgbouncer", "--pgbouncer", "MEMORI_BRIDGE_PGBOUNCER", T_STRING, F(pgbouncer), NULL, 0, 0,
+     "PgBouncer's admin console (dbname=pgbouncer): cutover and rollback pause its memori entry, "
+     "point it at the other side and resume it, so that writers through it see a pause, not an "
+     "error; off when unset"},
+    {"pgbouncer_ini", "--pgbouncer-ini", "MEMORI_BRIDGE_PGBOUNCER_INI", T_STRING, F(pgbouncer_ini),
+     NULL, 0, 0,
+     "the file PgBouncer includes (%include) that holds the [databases] entry of memori: the "
+     "bridge rewrites that entry, atomically, then RELOADs"},
+    {"pgbouncer_database", "--pgbouncer-database", "MEMORI_BRIDGE_PGBOUNCER_DATABASE", T_STRING,
+     F(pgbouncer_database), "memori", 0, 0,
+     "the name of PgBouncer's [databases] entry that carries memori (the database name in the "
+     "app's MEMORI_DATABASE_URL)"},
     {"busy_timeout", "--busy-timeout", NULL, T_DURATION, F(busy_timeout_ms), "5s", 0, MS_DAY,
      "wait this long for a slot or origin still held by a bridge that just died, "
      "before calling it another bridge"},
-    {"hold_timeout", "--hold-timeout", NULL, T_DURATION, F(hold_timeout_ms), "10min", 1000,
-     MS_DAY, "a running bridge holds still for verify at most this long, then goes on (it "
+    {"hold_timeout", "--hold-timeout", NULL, T_DURATION, F(hold_timeout_ms), "10min", 1000, MS_DAY,
+     "a running bridge holds still for verify at most this long, then goes on (it "
      "goes on at once when that verify's session ends)"},
     /* dead peers: a link that goes silent, and a verify that cannot finish */
     {"peer_timeout", "--peer-timeout", NULL, T_DURATION, F(peer_timeout_ms), "30s", 2000, MS_DAY,
@@ -224,13 +239,53 @@ word_list(const char *const *list, char *buf, size_t len)
     return buf;
 }
 
-/* Store VALUE into the setting S of CONF. WHERE says where it came from, for
- * the error ("flag --x", "file.conf:3", "MEMORI_BRIDGE_SOURCE"). Returns false
- * after logging a one-line reason. */
+bool
+conf_is_text(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len)
+    {
+        unsigned char c = (unsigned char) s[i];
+        size_t n = c < 0x80             ? 1
+                   : (c & 0xe0) == 0xc0 ? 2
+                   : (c & 0xf0) == 0xe0 ? 3
+                   : (c & 0xf8) == 0xf0 ? 4
+                                        : 0;
+
+        if (n == 0 || i + n > len || (c < 0x20 && c != '\t') || c == 0x7f || (n == 2 && c < 0xc2))
+            return false;
+        for (size_t k = 1; k < n; k++)
+            if (((unsigned char) s[i + k] & 0xc0) != 0x80)
+                return false;
+        i += n;
+    }
+    return true;
+}
+
+const char *
+conf_shown(const char *s, const char *noun, char *buf, size_t len)
+{
+    size_t n = strlen(s), i;
+
+    for (i = 0; i < n && n <= SHOWN_MAX; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            break;
+    if (n > SHOWN_MAX || i < n)
+        snprintf(buf, len, "%s", noun);
+    else
+        snprintf(buf, len, "\"%s\"", s);
+    return buf;
+}
+
+/* Store VALUE into the setting S of CONF. Returns false with a one-line
+ * reason in WHY (LEN bytes), which the caller logs after where the value came
+ * from ("option --x", "file.conf:3", "MEMORI_BRIDGE_SOURCE"). */
 static bool
-set_value(struct conf *conf, const struct setting *s, const char *value, const char *where)
+set_value(struct conf *conf, const struct setting *s, const char *value, char *why, size_t len)
 {
     char *field = (char *) conf + s->offset;
+    char v[64];
     int64_t n = 0;
     int w;
     char *end;
@@ -239,16 +294,25 @@ set_value(struct conf *conf, const struct setting *s, const char *value, const c
     {
         case T_STRING:
         {
-            char *copy = strdup(value);
+            char *copy;
 
+            if (!conf_is_text(value, strlen(value)))
+            {
+                snprintf(why, len,
+                         "the value of %s holds a control character or bytes that "
+                         "are not UTF-8; write it as plain text",
+                         s->key);
+                return false;
+            }
+            copy = strdup(value);
             if (copy == NULL)
             {
-                log_error("out of memory");
+                snprintf(why, len, "out of memory");
                 return false;
             }
             free(*(char **) field);
             *(char **) field = copy;
-            if (s->offset == F(source) || s->offset == F(target))
+            if (s->offset == F(source) || s->offset == F(target) || s->offset == F(pgbouncer))
                 secret_add_dsn(copy);
             return true;
         }
@@ -257,23 +321,28 @@ set_value(struct conf *conf, const struct setting *s, const char *value, const c
             n = strtoll(value, &end, 10);
             if (errno != 0 || end == value || *end != '\0')
             {
-                log_error("%s: \"%s\" is not a whole number for %s", where, value, s->key);
+                snprintf(why, len, "%s is not a whole number for %s",
+                         conf_shown(value, "the value", v, sizeof(v)), s->key);
                 return false;
             }
             break;
         case T_DURATION:
             if (!conf_parse_duration(value, &n))
             {
-                log_error("%s: \"%s\" is not a duration for %s", where, value, s->key);
-                log_info("hint: write a number with a unit: 250ms, 10s, 2min, 1h");
+                snprintf(why, len,
+                         "%s is not a duration for %s; write a number with a unit: "
+                         "250ms, 10s, 2min, 1h",
+                         conf_shown(value, "the value", v, sizeof(v)), s->key);
                 return false;
             }
             break;
         case T_SIZE:
             if (!conf_parse_size(value, &n))
             {
-                log_error("%s: \"%s\" is not a size for %s", where, value, s->key);
-                log_info("hint: write a number with a unit: 4096, 512kB, 64MB, 1GB");
+                snprintf(why, len,
+                         "%s is not a size for %s; write a number with a unit: 4096, "
+                         "512kB, 64MB, 1GB",
+                         conf_shown(value, "the value", v, sizeof(v)), s->key);
                 return false;
             }
             break;
@@ -288,8 +357,9 @@ set_value(struct conf *conf, const struct setting *s, const char *value, const c
             {
                 char list[128];
 
-                log_error("%s: \"%s\" is not a %s; use %s", where, value, words[t].noun,
-                          word_list(words[t].words, list, sizeof(list)));
+                snprintf(why, len, "%s is not a %s; use %s",
+                         conf_shown(value, "the value", v, sizeof(v)), words[t].noun,
+                         word_list(words[t].words, list, sizeof(list)));
                 return false;
             }
             *(int *) field = w;
@@ -298,9 +368,10 @@ set_value(struct conf *conf, const struct setting *s, const char *value, const c
     }
     if (n < s->min || n > s->max)
     {
-        log_error("%s: %s = %s is out of range (%lld to %lld%s)", where, s->key, value,
-                  (long long) s->min, (long long) s->max,
-                  s->type == T_DURATION ? " ms" : (s->type == T_SIZE ? " bytes" : ""));
+        snprintf(why, len, "%s = %s is out of range (%lld to %lld%s)", s->key,
+                 conf_shown(value, "the value", v, sizeof(v)), (long long) s->min,
+                 (long long) s->max,
+                 s->type == T_DURATION ? " ms" : (s->type == T_SIZE ? " bytes" : ""));
         return false;
     }
     *(int64_t *) field = n;
@@ -316,6 +387,21 @@ find_by_key(const char *key)
         if (strcmp(settings[i].key, key) == 0)
             return &settings[i];
     return NULL;
+}
+
+bool
+conf_set_key(struct conf *conf, const char *key, const char *value, char *why, size_t len)
+{
+    const struct setting *s = find_by_key(key);
+    char name[64];
+
+    if (s == NULL)
+    {
+        snprintf(why, len, "unknown key %s; memori-bridge --print-config lists the keys",
+                 conf_shown(key, "(a name not shown)", name, sizeof(name)));
+        return false;
+    }
+    return set_value(conf, s, value, why, len);
 }
 
 /* A flag, as "--name" or "--name=value"; *INLINE_VALUE gets the value after '='. */
@@ -344,67 +430,87 @@ find_by_flag(const char *arg, const char **inline_value)
     return NULL;
 }
 
-/* State of one configuration file read. */
-struct file_state
+/* Pairs of settings where one may not exceed the other. */
+static const struct
 {
-    struct conf *conf;
-    const char *path;
-    char bad[160]; /* the reason, when the handler refused a line */
+    size_t lo, hi;   /* offsets in struct conf, of settings of one type */
+    const char *why; /* what the order means */
+} ordered[] = {
+    {F(reconnect_min_ms), F(reconnect_max_ms),
+     "the first delay between reconnections cannot be longer than the longest"},
 };
 
-static int
-file_handler(void *user, const char *section, const char *name, const char *value)
+static const struct setting *
+find_by_offset(size_t offset)
 {
-    struct file_state *st = user;
-    const struct setting *s;
-    char where[300];
+    size_t i;
 
-    if (section[0] != '\0' && strcmp(section, "memori-bridge") != 0)
-    {
-        snprintf(st->bad, sizeof(st->bad), "unknown section [%s]; use [memori-bridge] or none",
-                 section);
-        return 0;
-    }
-    s = find_by_key(name);
-    if (s == NULL)
-    {
-        snprintf(st->bad, sizeof(st->bad), "unknown key \"%s\"", name);
-        return 0;
-    }
-    snprintf(where, sizeof(where), "%s (key %s)", st->path, name);
-    if (!set_value(st->conf, s, value, where))
-    {
-        snprintf(st->bad, sizeof(st->bad), "bad value for %s", name);
-        return 0;
-    }
-    return 1;
+    for (i = 0; i < NSETTINGS; i++)
+        if (settings[i].offset == offset)
+            return &settings[i];
+    return NULL;
 }
 
-static bool
-load_file(struct conf *conf, const char *path)
+/* A duration (ms) or size (bytes) N as a setting's text, into BUF. */
+static const char *
+format_value(const struct setting *s, int64_t n, char *buf, size_t len)
 {
-    struct file_state st = {conf, path, ""};
-    FILE *f = fopen(path, "r");
-    int line;
+    if (s->type == T_DURATION && n % 1000 == 0)
+        snprintf(buf, len, "%llds", (long long) (n / 1000));
+    else
+        snprintf(buf, len, "%lld%s", (long long) n, s->type == T_DURATION ? "ms" : "");
+    return buf;
+}
 
-    if (f == NULL)
+/* Do the settings agree with each other? Logs the first pair that does not,
+ * naming both, and returns false. */
+static bool
+consistent(const struct conf *conf)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(ordered) / sizeof(ordered[0]); i++)
     {
-        log_error("could not open configuration file \"%s\": %s", path, strerror(errno));
+        const struct setting *lo = find_by_offset(ordered[i].lo);
+        const struct setting *hi = find_by_offset(ordered[i].hi);
+        int64_t a = *(const int64_t *) ((const char *) conf + lo->offset);
+        int64_t b = *(const int64_t *) ((const char *) conf + hi->offset);
+        char x[32], y[32];
+
+        if (a <= b)
+            continue;
+        log_error("%s %s is more than %s %s: %s; lower %s or raise %s (%s and %s in the "
+                  "configuration file)",
+                  lo->flag, format_value(lo, a, x, sizeof(x)), hi->flag,
+                  format_value(hi, b, y, sizeof(y)), ordered[i].why, lo->flag, hi->flag, lo->key,
+                  hi->key);
         return false;
     }
-    line = ini_parse_file(f, file_handler, &st);
-    fclose(f);
-    if (line != 0)
-    {
-        if (line < 0)
-            log_error("could not read configuration file \"%s\"", path);
-        else
-            log_error("%s:%d: %s", path, line,
-                      st.bad[0] ? st.bad : "not a setting (write key = value)");
-        return false;
-    }
-    conf->config_file = strdup(path);
     return true;
+}
+
+/* Does --schemas list names, none of them empty? Logs why not. */
+static bool
+schemas_listed(const struct conf *conf)
+{
+    const char *p = conf->schemas;
+    char v[64];
+
+    for (;;)
+    {
+        size_t n = strcspn(p, ","), blank = strspn(p, " ");
+
+        if (blank >= n)
+        {
+            log_error("--schemas %s lists an empty schema name; write the names separated by "
+                      "commas, as in memori,app",
+                      conf_shown(conf->schemas, "(a list not shown)", v, sizeof(v)));
+            return false;
+        }
+        if (p[n] == '\0')
+            return true;
+        p += n + 1;
+    }
 }
 
 enum conf_status
@@ -413,15 +519,17 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
     const char *config_path = NULL;
     /* flags seen, applied last: index into settings[] and the value */
     int *flag_setting = calloc((size_t) argc + 1, sizeof(int));
-    const char **flag_value = calloc((size_t) argc + 1, sizeof(char *));
-    int nflags = 0, i;
+    char **flag_value = calloc((size_t) argc + 1, sizeof(char *));
+    int nflags = 0, ndsns = 0, i;
     size_t k;
     bool command_seen = false;
     enum conf_status status = CONF_OK;
+    char why[256];
 
     memset(conf, 0, sizeof(*conf));
     *nrest = 0;
-    if (flag_setting == NULL || flag_value == NULL)
+    conf->dsn_args = calloc((size_t) argc + 1, sizeof(char *));
+    if (flag_setting == NULL || flag_value == NULL || conf->dsn_args == NULL)
     {
         log_error("out of memory");
         status = CONF_USAGE;
@@ -429,8 +537,9 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
     }
     for (k = 0; k < NSETTINGS; k++)
         if (settings[k].dflt != NULL &&
-            !set_value(conf, &settings[k], settings[k].dflt, "default"))
+            !set_value(conf, &settings[k], settings[k].dflt, why, sizeof(why)))
         {
+            log_error("the default of %s: %s", settings[k].key, why);
             status = CONF_USAGE;
             goto done;
         }
@@ -464,18 +573,22 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
         s = find_by_flag(arg, &inline_value);
         if (s != NULL)
         {
-            if (inline_value == NULL)
+            char *value;
+
+            if (inline_value != NULL)
+                value = argv[i] + (inline_value - arg);
+            else if (i + 1 < argc)
+                value = argv[++i];
+            else
             {
-                if (i + 1 >= argc)
-                {
-                    log_error("option \"%s\" needs a value", arg);
-                    status = CONF_USAGE;
-                    goto done;
-                }
-                inline_value = argv[++i];
+                log_error("option \"%s\" needs a value", arg);
+                status = CONF_USAGE;
+                goto done;
             }
             flag_setting[nflags] = (int) (s - settings);
-            flag_value[nflags++] = inline_value;
+            flag_value[nflags++] = value;
+            if (s->offset == F(source) || s->offset == F(target))
+                conf->dsn_args[ndsns++] = value;
             continue;
         }
         if (!command_seen)
@@ -509,7 +622,7 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
     secret_add_public(getenv("PGDATABASE"));
     secret_add_public(getenv("PGHOST"));
 
-    if (config_path != NULL && !load_file(conf, config_path))
+    if (config_path != NULL && !conf_load_file(conf, config_path))
     {
         status = CONF_USAGE;
         goto done;
@@ -518,25 +631,25 @@ conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest)
     {
         const char *v = settings[k].env ? getenv(settings[k].env) : NULL;
 
-        if (v != NULL && *v != '\0' && !set_value(conf, &settings[k], v, settings[k].env))
+        if (v != NULL && *v != '\0' && !set_value(conf, &settings[k], v, why, sizeof(why)))
         {
+            log_error("%s: %s", settings[k].env, why);
             status = CONF_USAGE;
             goto done;
         }
     }
     for (i = 0; i < nflags; i++)
-    {
-        char where[64];
-
-        snprintf(where, sizeof(where), "option %s", settings[flag_setting[i]].flag);
-        if (!set_value(conf, &settings[flag_setting[i]], flag_value[i], where))
+        if (!set_value(conf, &settings[flag_setting[i]], flag_value[i], why, sizeof(why)))
         {
+            log_error("option %s: %s", settings[flag_setting[i]].flag, why);
             status = CONF_USAGE;
             goto done;
         }
+    if (!consistent(conf) || !schemas_listed(conf))
+    {
+        status = CONF_USAGE;
+        goto done;
     }
-    if (conf->reconnect_max_ms < conf->reconnect_min_ms)
-        conf->reconnect_max_ms = conf->reconnect_min_ms;
     log_set_level((enum log_level) conf->log_level);
     /* the slot and the schemas are named in many lines: public words */
     secret_add_public(conf->slot);
@@ -570,6 +683,15 @@ conf_free(struct conf *conf)
         }
     free(conf->config_file);
     conf->config_file = NULL;
+    free(conf->dsn_args);
+    conf->dsn_args = NULL;
+}
+
+void
+conf_hide_passwords(const struct conf *conf)
+{
+    for (char **p = conf->dsn_args; p != NULL && *p != NULL; p++)
+        secret_blank_dsn(*p);
 }
 
 bool
@@ -598,10 +720,12 @@ conf_print_help(FILE *out)
         char flag[64];
 
         snprintf(flag, sizeof(flag), "%s %s", s->flag,
-                 s->type == T_STRING ? (s->offset == F(slot) ? "NAME"
-                                        : s->offset == F(schemas) ? "LIST"
-                                        : s->offset == F(metrics_addr) ? "ADDR"
-                                                                  : "DSN")
+                 s->type == T_STRING     ? (s->offset == F(slot)                 ? "NAME"
+                                            : s->offset == F(pgbouncer_database) ? "NAME"
+                                            : s->offset == F(pgbouncer_ini)      ? "FILE"
+                                            : s->offset == F(schemas)            ? "LIST"
+                                            : s->offset == F(metrics_addr)       ? "ADDR"
+                                                                                 : "DSN")
                  : s->type == T_DURATION ? "TIME"
                  : s->type == T_SIZE     ? "SIZE"
                  : s->type == T_INT      ? "N"
@@ -626,6 +750,8 @@ conf_print_example(FILE *out)
           "# Durations take ms, s, min or h (a bare number is seconds); sizes take\n"
           "# kB, MB or GB (a bare number is bytes). Prefer PGPASSWORD or ~/.pgpass to a\n"
           "# password in the connection strings; the bridge never prints it either way.\n"
+          "# A line holds at most 199 bytes: give a longer connection string in the\n"
+          "# environment.\n"
           "\n"
           "[memori-bridge]\n",
           out);
@@ -633,7 +759,9 @@ conf_print_example(FILE *out)
     {
         const struct setting *s = &settings[k];
 
-        fprintf(out, "\n# %s\n# flag: %s", s->help, s->flag);
+        fputc('\n', out);
+        conf_print_comment(out, s->help);
+        fprintf(out, "# flag: %s", s->flag);
         if (s->env != NULL)
             fprintf(out, "; environment: %s", s->env);
         fputc('\n', out);
@@ -643,6 +771,11 @@ conf_print_example(FILE *out)
             fprintf(out, "# %s = host=127.0.0.1 port=54322 dbname=postgres user=postgres\n", s->key);
         else if (s->offset == F(target))
             fprintf(out, "# %s = host=127.0.0.1 port=5433 dbname=memori user=memori\n", s->key);
+        else if (s->offset == F(pgbouncer))
+            fprintf(out, "# %s = host=127.0.0.1 port=6432 dbname=pgbouncer user=pgbouncer\n",
+                    s->key);
+        else if (s->offset == F(pgbouncer_ini))
+            fprintf(out, "# %s = /etc/pgbouncer/memori.ini\n", s->key);
         else
             fprintf(out, "# %s =\n", s->key);
     }

@@ -4,15 +4,18 @@
  *
  * Every setting has a default, a key in the configuration file (INI syntax,
  * read with libinih; keys at the top or in a [memori-bridge] section), and a
- * flag. The two connection strings also come from MEMORI_BRIDGE_SOURCE and
- * MEMORI_BRIDGE_TARGET. Precedence, highest first: flag, environment, file,
- * default. Setting flags may stand anywhere on the command line, before or
- * after the command.
+ * flag. The file is a text file or a pipe, its lines at most 199 bytes (what
+ * inih holds); a bad line is told by its number, never by its bytes.
+ * Settings that contradict each other (reconnect_min above reconnect_max)
+ * and an empty name in --schemas are usage errors. The two connection
+ * strings also come from MEMORI_BRIDGE_SOURCE and MEMORI_BRIDGE_TARGET.
+ * Precedence, highest first: flag, environment, file, default. Setting flags
+ * may stand anywhere on the command line, before or after the command.
  *
- * Passwords in the connection strings (and PGPASSWORD) are registered with
- * secret.h as soon as they are read, so that no line the program prints can
- * show them; the strings' user, database and host names (and PGUSER,
- * PGDATABASE, PGHOST) are registered as public words, which stay readable.
+ * Passwords in the connection strings (PgBouncer's admin console's too, and
+ * PGPASSWORD) are registered with secret.h as soon as they are read, so that no line the program
+ * prints can show them; the strings' user, database and host names (and PGUSER, PGDATABASE, PGHOST)
+ * are registered as public words, which stay readable.
  */
 #ifndef MB_CONF_H
 #define MB_CONF_H
@@ -71,7 +74,13 @@ struct conf
     int64_t max_retained_wal;   /* status warns when a slot keeps more WAL */
     int64_t peer_timeout_ms;    /* a connection that hears nothing this long is dead */
     int64_t verify_timeout_ms;  /* verify gives up after this long; 0: never */
+    char *pgbouncer;            /* PgBouncer's admin console (dbname=pgbouncer), or NULL: none */
+    char *pgbouncer_ini;        /* the file PgBouncer includes with memori's [databases] entry */
+    char *pgbouncer_database;   /* the name of that entry */
     char *config_file;          /* the file read, or NULL; owned */
+    char **dsn_args;            /* owned array, NULL-terminated, of the values of
+                                 * --source and --target in ARGV (borrowed from it),
+                                 * for conf_hide_passwords */
 };
 
 /* The outcome of conf_load. */
@@ -95,6 +104,13 @@ enum conf_status
 enum conf_status conf_load(struct conf *conf, int argc, char **argv, char **rest, int *nrest);
 
 void conf_free(struct conf *conf);
+
+/* Blank, in place, the passwords of the connection strings given as flags
+ * (--source DSN, --source=DSN, --target ...) in the ARGV that conf_load read
+ * (secret_blank_dsn: each password byte becomes '*', the rest stays), so that
+ * the process's command line (ps, /proc/PID/cmdline) no longer shows them.
+ * conf_load has copied every value it keeps; call it right after. */
+void conf_hide_passwords(const struct conf *conf);
 
 /* Are both connection strings set? If not, logs which is missing and where it
  * can be given, for COMMAND, and returns false (a usage error). */

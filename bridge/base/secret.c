@@ -93,6 +93,7 @@ add_public_list(const char *s)
 }
 
 static size_t mark_contexts(const char *line, size_t len, unsigned char *mark);
+static void mark_dsn(const char *dsn, size_t len, unsigned char *mark);
 static size_t value_end(const char *line, size_t len, size_t p, bool query);
 
 static bool
@@ -162,8 +163,9 @@ add_unparsed_names(const char *dsn, size_t len)
     }
 }
 
-/* A DSN libpq cannot parse: what stands in its password contexts is secret,
- * and what stands where names do is public. */
+/* A DSN libpq cannot parse: what stands of its passwords (mark_dsn) is
+ * secret, each piece on its own (libpq echoes one piece at a time), and what
+ * stands where names do is public. */
 static void
 add_unparsed(const char *dsn)
 {
@@ -173,7 +175,7 @@ add_unparsed(const char *dsn)
     if (mark == NULL)
         return;
     add_unparsed_names(dsn, len);
-    mark_contexts(dsn, len, mark);
+    mark_dsn(dsn, len, mark);
     for (i = 0; i <= len; i++)
     {
         if (i < len && mark[i] == 2)
@@ -440,6 +442,204 @@ mark_contexts(const char *line, size_t len, unsigned char *mark)
         }
     }
     return found;
+}
+
+/* Is the key=value keyword [KEY, KEY + N) one libpq knows? */
+static bool
+is_keyword(const PQconninfoOption *known, const char *key, size_t n)
+{
+    for (; known != NULL && known->keyword != NULL; known++)
+        if (strlen(known->keyword) == n && strncmp(known->keyword, key, n) == 0)
+            return true;
+    return false;
+}
+
+/* An unquoted password of a key=value string goes on, for the user who wrote
+ * it, past the white space libpq ends it at: "password=two words" is read as
+ * "two" and a key "words", which libpq's error quotes. Mark each token after
+ * an unquoted password value up to the next one that starts with a keyword
+ * libpq knows. */
+static void
+mark_password_tail(const char *dsn, size_t len, unsigned char *mark)
+{
+    PQconninfoOption *known = PQconninfoParse("", NULL);
+    size_t i = 0;
+    bool tail = false;
+
+    while (i < len)
+    {
+        size_t key, key_len, v, end;
+
+        while (i < len && isspace((unsigned char) dsn[i]))
+            i++;
+        if (i >= len)
+            break;
+        key = i;
+        while (i < len && dsn[i] != '=' && !isspace((unsigned char) dsn[i]))
+            i++;
+        key_len = i - key;
+        if (tail && key_len > 0 && is_keyword(known, dsn + key, key_len))
+            tail = false;
+        v = i;
+        while (v < len && isspace((unsigned char) dsn[v]))
+            v++;
+        if (v >= len || dsn[v] != '=')
+        {
+            /* a bare word: libpq stops at it ("missing "=" after ...") */
+            if (tail)
+                mark_run(mark, key, i);
+            continue;
+        }
+        for (v++; v < len && isspace((unsigned char) dsn[v]); v++)
+            ;
+        end = value_end(dsn, len, v, false);
+        if (tail)
+            mark_run(mark, key, end);
+        else if (key_len == 8 && strncmp(dsn + key, "password", 8) == 0)
+            tail = v < len && dsn[v] != '\'';
+        i = end;
+    }
+    PQconninfoFree(known);
+}
+
+/* Mark what stands of DSN's passwords (one connection string, not free
+ * text): its password contexts; a URI's password, between the first ':' of
+ * the user info and the '@' that ends it as libpq reads it (quotes and all);
+ * and what follows an unquoted key=value password (mark_password_tail). */
+static void
+mark_dsn(const char *dsn, size_t len, unsigned char *mark)
+{
+    mark_contexts(dsn, len, mark);
+    if (is_uri(dsn))
+    {
+        size_t p = (size_t) (strstr(dsn, "://") + 3 - dsn), at = p + strcspn(dsn + p, "@/"),
+               colon = p + strcspn(dsn + p, ":@/");
+
+        if (at < len && dsn[at] == '@' && dsn[colon] == ':' && colon + 1 < at)
+            mark_run(mark, colon + 1, at);
+    }
+    else
+        mark_password_tail(dsn, len, mark);
+}
+
+void
+secret_blank_dsn(char *dsn)
+{
+    size_t len, i;
+    unsigned char *mark;
+
+    if (dsn == NULL)
+        return;
+    len = strlen(dsn);
+    mark = calloc(len + 1, 1);
+    if (mark == NULL)
+    {
+        /* no memory to look: blank it all rather than leave the password */
+        memset(dsn, '*', len);
+        return;
+    }
+    mark_dsn(dsn, len, mark);
+    for (i = 0; i < len; i++)
+        if (mark[i] != 0)
+            dsn[i] = '*';
+    free(mark);
+}
+
+/* The longest stretch of DSN that MSG quotes from AT on (it stands between
+ * MSG's '"' before AT and a '"' after it; a password's own quotes may stand
+ * inside): its length, 0 when none, and in *SECRET whether every stretch of
+ * DSN of that length that fits holds a marked byte (one that does not reads
+ * as that: a name, a keyword), at *FROM the first that does. */
+static size_t
+quoted_piece(const char *dsn, size_t dlen, const unsigned char *mark, const char *msg, size_t at,
+             size_t mlen, bool *secret, size_t *from)
+{
+    size_t best = 0, a;
+
+    *secret = false;
+    for (a = 0; a < dlen; a++)
+    {
+        size_t n = 0, k;
+        bool marked = false;
+
+        while (a + n < dlen && at + n < mlen && dsn[a + n] == msg[at + n])
+            n++;
+        while (n > 0 && msg[at + n] != '"')
+            n--;
+        if (n == 0 || n < best)
+            continue;
+        for (k = a; k < a + n && !marked; k++)
+            marked = mark[k] != 0;
+        if (n > best)
+        {
+            best = n;
+            *secret = marked;
+            *from = a;
+        }
+        else if (!marked)
+            *secret = false;
+    }
+    return best;
+}
+
+size_t
+secret_mask_echo(const char *dsn, char *msg, size_t cap)
+{
+    size_t dlen, mlen = strlen(msg), i = 0;
+    unsigned char *mark;
+    char *copy;
+    struct out o = {msg, 0, cap};
+
+    if (dsn == NULL || cap == 0)
+        return mlen;
+    dlen = strlen(dsn);
+    mark = calloc(dlen + 1, 1);
+    copy = strdup(msg);
+    if (mark == NULL || copy == NULL)
+    {
+        free(mark);
+        free(copy);
+        return secret_scrub(msg, cap);
+    }
+    mark_dsn(dsn, dlen, mark);
+    msg[0] = '\0';
+    while (i < mlen)
+    {
+        size_t n = 0, from = 0, k;
+        bool secret = false;
+
+        /* libpq quotes what it echoes: a piece of the string starts after '"' */
+        if (i > 0 && copy[i - 1] == '"')
+            n = quoted_piece(dsn, dlen, mark, copy, i, mlen, &secret, &from);
+        if (!secret)
+        {
+            put(&o, copy + i, n > 0 ? n : 1);
+            i += n > 0 ? n : 1;
+            continue;
+        }
+        for (k = 0; k < n;)
+        {
+            size_t run = k;
+
+            if (mark[from + k] == 0)
+            {
+                while (run < n && mark[from + run] == 0)
+                    run++;
+                put(&o, copy + i + k, run - k);
+            }
+            else
+            {
+                while (run < n && mark[from + run] != 0)
+                    run++;
+                put(&o, SECRET_MASK, strlen(SECRET_MASK));
+            }
+            k = run;
+        }
+        i += n;
+    }
+    free(mark);
+    free(copy);
+    return secret_scrub(msg, cap);
 }
 
 /* Does [AT, AT + N) of LINE lie wholly inside an occurrence of WORD? */

@@ -43,8 +43,13 @@
  * stands as that name, which is all the reader could learn from the name.
  *
  * A DSN that libpq cannot parse (it will echo it in its error) is read by its
- * syntax as far as it goes: the values of its password contexts are secrets,
- * its user, host and database public words.
+ * syntax as far as it goes: the values of its password contexts, a URI's
+ * password as libpq reads its user info (quotes and all), and the words after
+ * an unquoted password up to the next keyword libpq knows ("password=two
+ * words", which libpq reads as "two" and an unknown key "words" that it
+ * quotes) are secrets, its user, host and database public words. libpq's
+ * error goes through secret_mask_echo, which masks those pieces whatever
+ * their length.
  * A dbname that is itself a connection string is not a public word: it is
  * registered as the DSN that libpq makes of it. No public word holds '=' or
  * "://": one that could hold a password context is never registered.
@@ -82,6 +87,26 @@ void secret_clear(void);
  * does not fit is cut short, never with the password showing.
  */
 char *secret_mask_dsn(const char *dsn, char *buf, size_t len);
+
+/*
+ * Overwrite, in place, each byte of DSN that stands of its password with '*',
+ * keeping the length and the rest (so that a process's command line keeps
+ * its host, user and database): the password's value of a key=value string
+ * (quoted or not, and the words after an unquoted one up to the next keyword
+ * libpq knows: "password=two words" means both), and a URI's password,
+ * before '@' or as a "password" query parameter.
+ */
+void secret_blank_dsn(char *dsn);
+
+/*
+ * MSG (buffer of CAP bytes) is libpq's reason for not parsing DSN: mask in
+ * it what stands of DSN's passwords (as secret_blank_dsn reads them),
+ * whatever their length, in every stretch of DSN that MSG quotes (libpq
+ * quotes a key, a component or the whole URI after '"'; a stretch that could
+ * as well be a name or a keyword is left alone), then secret_scrub it.
+ * Returns the new length.
+ */
+size_t secret_mask_echo(const char *dsn, char *msg, size_t cap);
 
 /*
  * Mask the password contexts and the registered secrets of the NUL-terminated

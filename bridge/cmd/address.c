@@ -3,21 +3,18 @@
  * host, port and database of a connection string, MEMORI_DATABASE_URL, and
  * the env file that holds it.
  *
- * The new env file keeps the old one's mode, owner and group (mkstemp makes
- * it 0600 and the caller's): an application that reads it as another user
- * still can. A file made anew stays 0600, since it holds a password.
+ * The env file is replaced whole (base/atomicfile.h): it keeps its mode,
+ * owner and group, and a file made anew is 0600, since it holds a password.
  */
 #include "bridge/cmd/address.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <libpq-fe.h>
 
+#include "bridge/base/atomicfile.h"
 #include "bridge/base/log.h"
 #include "bridge/base/secret.h"
 
@@ -81,95 +78,62 @@ address_url(const char *dsn, const char *keep, char *display, size_t dlen, char 
     PQconninfoFree(opts);
 }
 
-/* Give the file open as TO the mode, owner and group of the one open as FROM
- * (FILE, for the message). Changing the owner needs root: it is asked for
- * only when it differs. */
-static bool
-keep_attributes(int from, int to, const char *file)
-{
-    struct stat st;
-
-    if (fstat(from, &st) != 0)
-    {
-        log_error("could not read the mode and owner of %s: %s", file, strerror(errno));
-        return false;
-    }
-    if (((st.st_uid != geteuid() || st.st_gid != getegid()) &&
-         fchown(to, st.st_uid, st.st_gid) != 0) ||
-        fchmod(to, st.st_mode & 07777) != 0)
-    {
-        log_error("could not give the new %s the old one's owner (uid %d, gid %d) and mode %04o: "
-                  "%s; run as its owner or as root, or set MEMORI_DATABASE_URL there by hand",
-                  file, (int) st.st_uid, (int) st.st_gid, (unsigned) (st.st_mode & 07777),
-                  strerror(errno));
-        return false;
-    }
-    return true;
-}
-
 bool
 address_write_env_file(const char *file, const char *dsn, char *display, size_t dlen)
 {
-    char tmp[4096], line[8192], full[2048], keep[1024] = "";
-    FILE *in = fopen(file, "r"), *out;
-    bool replaced = false;
-    int fd;
+    char full[2048], keep[1024] = "";
+    char *old = atomicfile_read(file, "env file", true), *content = NULL, *line, *next;
+    size_t len = 0;
+    bool replaced = false, ok;
+    FILE *out;
 
+    if (old == NULL)
+        return false;
     /* keep the query string of the old URL (options, sslmode, ...) */
-    if (in != NULL)
+    for (line = old; *line != '\0'; line = next)
     {
-        while (fgets(line, sizeof(line), in) != NULL)
-            if (strncmp(line, "MEMORI_DATABASE_URL=", 20) == 0)
-            {
-                char *q = strchr(line, '?');
+        size_t n = strcspn(line, "\n");
 
-                if (q != NULL)
-                {
-                    snprintf(keep, sizeof(keep), "%s", q);
-                    keep[strcspn(keep, "\"'\n")] = '\0';
-                }
-            }
-        rewind(in);
+        next = line + n + (line[n] == '\n');
+        if (strncmp(line, "MEMORI_DATABASE_URL=", 20) == 0 && memchr(line, '?', n) != NULL)
+        {
+            const char *q = memchr(line, '?', n);
+
+            snprintf(keep, sizeof(keep), "%.*s", (int) (line + n - q), q);
+            keep[strcspn(keep, "\"'")] = '\0';
+        }
     }
     address_url(dsn, keep, display, dlen, full, sizeof(full));
-    snprintf(tmp, sizeof(tmp), "%s.memori-bridge.XXXXXX", file);
-    fd = mkstemp(tmp);
-    if (fd < 0 || (out = fdopen(fd, "w")) == NULL)
+    out = open_memstream(&content, &len);
+    if (out == NULL)
     {
-        log_error("could not write %s: %s", tmp, strerror(errno));
-        if (fd >= 0)
-        {
-            close(fd);
-            unlink(tmp);
-        }
-        if (in != NULL)
-            fclose(in);
+        free(old);
+        log_error("out of memory");
         return false;
     }
-    if (in != NULL && !keep_attributes(fileno(in), fd, file))
+    for (line = old; *line != '\0'; line = next)
     {
-        fclose(out);
-        fclose(in);
-        unlink(tmp);
-        return false;
-    }
-    while (in != NULL && fgets(line, sizeof(line), in) != NULL)
+        size_t n = strcspn(line, "\n");
+
+        next = line + n + (line[n] == '\n');
         if (strncmp(line, "MEMORI_DATABASE_URL=", 20) == 0)
         {
             fprintf(out, "MEMORI_DATABASE_URL=\"%s\"\n", full);
             replaced = true;
         }
         else
-            fputs(line, out);
+            fprintf(out, "%.*s\n", (int) n, line);
+    }
     if (!replaced)
         fprintf(out, "MEMORI_DATABASE_URL=\"%s\"\n", full);
-    if (in != NULL)
-        fclose(in);
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0 || fclose(out) != 0 || rename(tmp, file) != 0)
+    free(old);
+    if (fclose(out) != 0)
     {
-        log_error("could not write %s: %s", file, strerror(errno));
-        unlink(tmp);
+        free(content);
+        log_error("out of memory");
         return false;
     }
-    return true;
+    ok = atomicfile_replace(file, "env file", content, len);
+    free(content);
+    return ok;
 }

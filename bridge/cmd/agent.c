@@ -82,6 +82,17 @@ connect_side(struct agent *ag)
 
     if (ag->conn != NULL)
         PQfinish(ag->conn);
+    if (ag->pool->dsn[1] == NULL)
+    {
+        /* through PgBouncer, as a plain application: its own settings (the
+         * pooler takes no options), and never another address */
+        ag->conn = PQconnectdb(ag->pool->dsn[0]);
+        if (PQstatus(ag->conn) == CONNECTION_OK)
+            return true;
+        log_error("agent %d could not connect through PgBouncer: %s", ag->index,
+                  PQerrorMessage(ag->conn));
+        return false;
+    }
     ag->conn = pgconn_open(ag->pool->dsn[side], side_names[side], PGCONN_SQL, "memori-demo agent",
                            10000, NULL);
     return ag->conn != NULL;
@@ -276,6 +287,12 @@ agent_main(void *arg)
             out = write_once(ag, kind, pick);
             if (out == OP_OK || out == OP_FAILED)
                 break;
+            if (out == OP_FENCED && p->dsn[1] == NULL)
+            {
+                /* a plain application gets the error: the write is lost */
+                atomic_fetch_add(&p->refused, 1);
+                break;
+            }
             if (out == OP_FENCED)
             {
                 /* memori has moved: follow it, as the application would */
@@ -304,7 +321,7 @@ agent_main(void *arg)
             ag->failed = true;
             break;
         }
-        atomic_fetch_add(&p->writes, 1);
+        atomic_fetch_add(&p->writes, out == OP_OK);
         note_wait(p, now_us() - began);
         next += period;
         if (next < now_us() - period)
@@ -322,7 +339,8 @@ agents_start(int n, const char *source_dsn, const char *target_dsn, int rate)
     int i;
 
     if (p == NULL || (p->a = calloc((size_t) n, sizeof(struct agent))) == NULL ||
-        (p->dsn[0] = strdup(source_dsn)) == NULL || (p->dsn[1] = strdup(target_dsn)) == NULL)
+        (p->dsn[0] = strdup(source_dsn)) == NULL ||
+        (target_dsn != NULL && (p->dsn[1] = strdup(target_dsn)) == NULL))
     {
         log_error("out of memory");
         agents_free(p);

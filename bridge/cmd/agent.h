@@ -32,7 +32,9 @@ struct agent_stats
 };
 
 /* Start N agents writing to SOURCE_DSN (they follow fences to TARGET_DSN and
- * back), each about RATE transactions per second. Returns the pool (free
+ * back), each about RATE transactions per second. With TARGET_DSN NULL they
+ * write through SOURCE_DSN (a PgBouncer) alone, as plain applications: a
+ * write refused by a fence is counted as refused and lost, never retried. Returns the pool (free
  * with agents_stop), or NULL after logging why. */
 struct agents *agents_start(int n, const char *source_dsn, const char *target_dsn, int rate);
 

@@ -10,7 +10,9 @@
 
 #include "bridge/base/log.h"
 #include "bridge/pg/direction.h"
+#include "bridge/pg/pgbouncer.h"
 #include "bridge/pg/pgconn.h"
+#include "bridge/pg/schemas.h"
 
 #define EXIT_USAGE  2
 #define MAX_FENCES  256
@@ -302,6 +304,43 @@ drop_schema(struct cleanup *c, struct leftovers *s)
                      0, NULL);
 }
 
+/* PgBouncer (--pgbouncer): say where its entry points; with FIX, point it
+ * at LIVE (the side memori lives on, named ROLE) and resume it. Returns
+ * false after logging when it could not. */
+static bool
+cleanup_pool(const struct conf *conf, PGconn *live, const char *role, bool fix)
+{
+    struct pgbouncer_entry e;
+    struct pgbouncer pb;
+    char console[160], err[512], where[512];
+    bool right, ok;
+
+    if (!pgbouncer_look(conf, conf->connect_timeout_ms, &e, console, sizeof(console), err,
+                        sizeof(err)))
+    {
+        log_error("cleanup: could not read PgBouncer's database \"%s\" (%s): %s; check "
+                  "--pgbouncer",
+                  conf->pgbouncer_database, console, err);
+        return false;
+    }
+    right = e.found && pgbouncer_points_at(&e, live) && !e.paused;
+    printf("\npgbouncer (%s): database \"%s\" %s%s%s, %s; memori lives on the %s%s\n", console,
+           conf->pgbouncer_database, e.found ? "points at " : "is missing",
+           e.found ? pgbouncer_where(&e, where, sizeof(where)) : "",
+           e.found && pgbouncer_points_at(&e, live) ? " (there)" : "",
+           e.paused ? "PAUSED" : "resumed", role,
+           right ? ": nothing to do"
+           : fix ? ": pointing it there, resumed"
+                 : ": --yes points it there, resumed");
+    if (right || !fix)
+        return true;
+    ok = pgbouncer_open(&pb, conf, conf->connect_timeout_ms) &&
+         (pgbouncer_points_at(&e, live) || pgbouncer_point(&pb, live, role)) &&
+         (!e.paused || pgbouncer_resume(&pb));
+    pgbouncer_close(&pb);
+    return ok;
+}
+
 static void
 cleanup_usage(FILE *out)
 {
@@ -312,6 +351,8 @@ cleanup_usage(FILE *out)
           "<slot>_reverse (which keep WAL on their server while they exist), the\n"
           "replication origins of the same names, the fence trigger memori_bridge_fence,\n"
           "and the schema memori_bridge. Drops them only with --yes; safe to run again.\n"
+          "With --pgbouncer, PgBouncer's memori entry is left pointing where memori lives,\n"
+          "resumed.\n"
           "\n"
           "  --yes            drop them (refused while a bridge streams one of the slots)\n"
           "  --keep-fences    keep the fences (and what they need): the side memori left\n"
@@ -380,11 +421,32 @@ cmd_cleanup(int argc, char **argv, const struct conf *conf)
             goto done;
         }
         pgconn_describe(s->conn, s->where, sizeof(s->where));
-        if (!find(&c, s))
+        /* cleanup finds what the bridge made by its names, not in the
+         * schemas: a schema that is gone (a reset source) changes nothing */
+        if (schemas_missing(s->conn, conf->schemas, s->role,
+                            "cleanup goes on: it finds what the bridge made by its names",
+                            NULL) < 0 ||
+            !find(&c, s))
             goto done;
         nothing &= empty(s);
         if (strcmp(s->role, "target") == 0 &&
             !direction_read_switch(s->conn, conf->slot, &exists, &reverse, phase, sizeof(phase)))
+            goto done;
+    }
+    /* PgBouncer goes where memori lives, whatever else is left */
+    if (pgbouncer_configured(conf))
+    {
+        bool cut = exists && strcmp(phase, "done") == 0 && reverse;
+        struct leftovers *live = NULL;
+
+        for (i = 0; i < c.nsides; i++)
+            if (strcmp(c.sides[i].role, cut ? "target" : "source") == 0)
+                live = &c.sides[i];
+        if (live == NULL)
+            printf("\npgbouncer: left as it is (cleanup of the %s only; memori lives on the "
+                   "%s)\n",
+                   c.sides[0].role, cut ? "target" : "source");
+        else if (!cleanup_pool(conf, live->conn, live->role, c.yes))
             goto done;
     }
     if (nothing)

@@ -20,7 +20,9 @@
 #include "bridge/base/log.h"
 #include "bridge/base/secret.h"
 #include "bridge/cmd/agent.h"
+#include "bridge/pg/bouncer.h"
 #include "bridge/pg/cluster.h"
+#include "bridge/pg/pgbouncer.h"
 #include "bridge/pg/pgconn.h"
 #include "bridge/pg/progress.h"
 #include "decoder/lsn.h"
@@ -59,6 +61,7 @@ struct demo
     char self[PATH_MAX]; /* this program */
     struct cluster_env env;
     struct cluster src, dst;
+    struct bouncer pool; /* in front of memori: the agents write through it */
     pid_t watchdog;
     struct agents *agents;
     pid_t run_pid;
@@ -391,7 +394,8 @@ switch_step(struct demo *d, const char *command)
     status = run_command(d, argv, &out);
     pause = number_after(out, "writes were paused for ");
     if (status == 0)
-        record(d, command, true, now_s() - t0, "writes paused %.1f ms (fence to unfence)", pause);
+        record(d, command, true, now_s() - t0, "PgBouncer held writes %.1f ms (fence %.1f ms)",
+               number_after(out, "PgBouncer held writes to \"memori\" for "), pause);
     else
         record(d, command, false, now_s() - t0, "failed with exit status %d (see above)", status);
     free(out);
@@ -411,13 +415,22 @@ phase(struct demo *d, const char *label, int want_side)
     if (!pause_for(d->o.seconds))
         return false;
     agents_stats(d->agents, &after);
-    record(d, label, want_side == 0 ? after.on_source == d->o.agents : after.on_target == d->o.agents,
-           now_s() - t0, "%llu writes by %d agents, %d writing to the %s",
-           (unsigned long long) (after.writes - before.writes), d->o.agents,
-           want_side == 0 ? after.on_source : after.on_target, want_side == 0 ? "source" : "target");
-    say("demo: %llu writes in %.1f s; agents on the source: %d, on the target: %d",
-        (unsigned long long) (after.writes - before.writes), now_s() - t0, after.on_source,
-        after.on_target);
+    {
+        /* where PgBouncer sends them, as its console says */
+        struct conf c = {.pgbouncer = d->pool.admin_dsn, .pgbouncer_database = "memori"};
+        struct pgbouncer_entry e;
+        char console[160], err[256];
+        bool there = pgbouncer_look(&c, 10000, &e, console, sizeof(console), err, sizeof(err)) &&
+                     atoi(e.port) == (want_side == 0 ? d->src.port : d->dst.port);
+
+        record(d, label, there && after.writes > before.writes && after.refused == 0, now_s() - t0,
+               "%llu writes by %d agents, through PgBouncer to the %s",
+               (unsigned long long) (after.writes - before.writes), d->o.agents,
+               there ? (want_side == 0 ? "source" : "target") : "WRONG side");
+    }
+    say("demo: %llu writes in %.1f s through PgBouncer; refused: %llu",
+        (unsigned long long) (after.writes - before.writes), now_s() - t0,
+        (unsigned long long) after.refused);
     return !d->failed;
 }
 
@@ -516,9 +529,11 @@ demo_usage(FILE *out)
           "\n"
           "The whole life cycle on two throwaway local PostgreSQL clusters (127.0.0.1 only,\n"
           "under /tmp, removed at the end): the source with the memori schema and sample\n"
-          "data, the target empty. Agents write throughout. init, run (lag lines),\n"
+          "data, the target empty, and a PgBouncer in front of memori. Agents write through\n"
+          "it throughout, and never learn of a switch. init, run (lag lines),\n"
           "verify, cutover (the pause), writes on the target, rollback, verify; then a\n"
-          "check that every acknowledged write is on both sides, and a summary.\n"
+          "check that no write was refused, every acknowledged write is on both sides,\n"
+          "and a summary.\n"
           "As root the clusters run as system user " CLUSTER_USER " (created when missing).\n"
           "\n"
           "  --agents N     writing agents (default 4)\n"
@@ -583,10 +598,25 @@ life_cycle(struct demo *d)
            d->dst.port);
     setenv("MEMORI_BRIDGE_SOURCE", d->src.dsn, 1);
     setenv("MEMORI_BRIDGE_TARGET", d->dst.dsn, 1);
+    t0 = now_s();
+    if (!bouncer_start(&d->env, &d->pool, &d->src))
+    {
+        record(d, "pgbouncer", false, now_s() - t0, "could not start it (see above)");
+        return false;
+    }
+    setenv("MEMORI_BRIDGE_PGBOUNCER", d->pool.admin_dsn, 1);
+    setenv("MEMORI_BRIDGE_PGBOUNCER_INI", d->pool.entry, 1);
+    say("demo: PgBouncer (transaction pooling) host=127.0.0.1 port=%d, database memori -> the "
+        "source; cutover and rollback switch it (--pgbouncer)",
+        d->pool.port);
+    record(d, "pgbouncer", true, now_s() - t0,
+           "port %d, transaction pooling: the agents' "
+           "MEMORI_DATABASE_URL, which never changes",
+           d->pool.port);
 
     if (!step("memori on the source, and agents writing to it") || !sample_data(d))
         return false;
-    d->agents = agents_start(d->o.agents, d->src.dsn, d->dst.dsn, d->o.rate);
+    d->agents = agents_start(d->o.agents, d->pool.dsn, NULL, d->o.rate);
     if (d->agents == NULL)
         return false;
     say("demo: %d agents write memories, entities and conversations, %d transactions/s each",
@@ -631,10 +661,11 @@ life_cycle(struct demo *d)
         struct agent_stats a;
 
         agents_stats(d->agents, &a);
-        record(d, "agents", true, -1,
-               "%llu writes; %llu refused by a fence and written again on the other side; the "
-               "longest write took %.0f ms",
+        record(d, "agents", a.refused == 0, -1,
+               "%llu writes through PgBouncer, %llu refused; the longest write took %.0f ms",
                (unsigned long long) a.writes, (unsigned long long) a.refused, a.max_wait_ms);
+        if (a.refused > 0)
+            return false;
     }
     return nothing_lost(d);
 }
@@ -715,6 +746,7 @@ cmd_demo(int argc, char **argv, const struct conf *conf)
         agents_free(d.agents);
     }
     stop_run(&d);
+    bouncer_stop(&d.pool);
     say("%s", "");
     say("== teardown: stopping the clusters and removing %s", d.env.base);
     cluster_stop(&d.src);

@@ -2,8 +2,10 @@
  * demo.h - "memori-bridge demo": the whole life cycle on two local clusters.
  *
  * Two throwaway clusters (cluster.h): one plays the Supabase source, with
- * the memori schema and sample data, the other the standalone target.
- * Agents (agent.h) keep writing memori throughout. The demo runs the real
+ * the memori schema and sample data, the other the standalone target. A
+ * PgBouncer (bouncer.h) stands in front of memori, and agents (agent.h) keep
+ * writing through it throughout, as plain applications that never learn of
+ * a switch: cutover and rollback switch the PgBouncer (--pgbouncer). The demo runs the real
  * commands of this program, as a user would, each a child process whose
  * output it shows: init, run (in the background, with lag lines), verify,
  * cutover (the pause), writes continuing on the target, rollback, verify.

@@ -25,6 +25,7 @@
 #include "bridge/pg/continuity.h"
 #include "bridge/pg/peer.h"
 #include "bridge/pg/pgconn.h"
+#include "bridge/pg/schemas.h"
 #include "bridge/pg/seqsync.h"
 
 /* Caught up: the server has sent up to this close to its end of WAL (what it
@@ -218,8 +219,9 @@ run_lag_line(struct supervisor *sv)
 bool
 run_check_sides(struct supervisor *sv, char *filter, size_t len, enum session_outcome *out)
 {
+    enum pgconn_failure failure = PGCONN_FATAL;
     struct continuity cont;
-    bool checked;
+    bool checked, ok;
 
     *out = SESSION_TRANSIENT;
     if (!ensure(sv, true, true))
@@ -234,24 +236,31 @@ run_check_sides(struct supervisor *sv, char *filter, size_t len, enum session_ou
     }
     peer_guard(sv->monitor, sv->conf->peer_timeout_ms, NULL, NULL);
     peer_guard(sv->tmonitor, sv->conf->peer_timeout_ms, NULL, NULL);
-    checked = continuity_check(sv->monitor, sv->tmonitor, sv->conf, &sv->dir, &cont) &&
-              (cont.verdict != CONTINUITY_OK ||
-               /* leave out what the other direction applied: its origin there */
-               direction_filter(&sv->dir, sv->monitor, filter, len));
+    checked = continuity_check(sv->monitor, sv->tmonitor, sv->conf, &sv->dir, &cont);
+    /* a schema a side lacks would stream nothing, silently (before init the
+     * target lacks them all: the verdict says so); then what to leave out:
+     * the other direction's origin there */
+    ok = checked && cont.verdict == CONTINUITY_OK &&
+         schemas_on_both(sv->monitor, sv->dir.from_role, sv->tmonitor, sv->dir.to_role,
+                         sv->conf->schemas, &failure);
+    if (ok && !direction_filter(&sv->dir, sv->monitor, filter, len))
+    {
+        ok = false;
+        failure = PGCONN_TRANSIENT;
+    }
     settle(sv, true);
     settle(sv, false);
     if (sv->monitor == NULL || PQstatus(sv->monitor) != CONNECTION_OK)
         run_set_link(sv, STATE_LINK_FROM);
     else if (sv->tmonitor == NULL || PQstatus(sv->tmonitor) != CONNECTION_OK)
         run_set_link(sv, STATE_LINK_TO);
-    else if (checked && cont.verdict != CONTINUITY_OK)
+    else if (!ok)
     {
-        log_error("%s", cont.why);
-        *out = SESSION_FATAL;
+        if (checked && cont.verdict != CONTINUITY_OK)
+            log_error("%s", cont.why);
+        *out = failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT : SESSION_FATAL;
     }
-    else if (!checked)
-        *out = SESSION_FATAL;
-    return checked && cont.verdict == CONTINUITY_OK;
+    return ok;
 }
 
 bool
@@ -302,7 +311,9 @@ run_sync_sequences(struct supervisor *sv, bool now)
     guard(sv, sv->monitor);
     guard(sv, sv->tmonitor);
     if (seq_sync(sv->monitor, sv->tmonitor, sv->conf->schemas, true) < 0)
-        log_warning("could not bring the target's sequences up to the source's; cutover will");
+        log_warning("could not bring the target's sequences up to the source's (the line above "
+                    "says which and why); cutover sets them exactly while writers are paused, "
+                    "and the streamed rows do not depend on them");
     settle(sv, true);
     settle(sv, false);
 }

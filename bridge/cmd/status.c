@@ -18,9 +18,11 @@
 #include "bridge/pg/continuity.h"
 #include "bridge/pg/direction.h"
 #include "bridge/pg/fence.h"
+#include "bridge/pg/pgbouncer.h"
 #include "bridge/pg/pgconn.h"
 #include "bridge/pg/preflight.h"
 #include "bridge/pg/progress.h"
+#include "bridge/pg/schemas.h"
 #include "bridge/pg/seqsync.h"
 #include "decoder/lsn.h"
 
@@ -89,6 +91,11 @@ struct report
     } seqs[MAX_SEQS];
     int nseqs;
     struct continuity cont;   /* of the direction memori flows */
+    /* the PgBouncer in front of memori (--pgbouncer), if any */
+    bool pooled, pool_reached;
+    struct pgbouncer_entry pool;
+    char pool_console[160], pool_err[512];
+    const char *pool_at; /* "source", "target" or NULL: neither */
     char warnings[MAX_WARNINGS][800];
     int nwarnings;
 };
@@ -338,6 +345,50 @@ link_down(struct report *r, struct side_info *live, struct side_info *other)
     return false;
 }
 
+/* Where PgBouncer's entry points, and whether it is held. */
+static void
+read_pool(struct report *r)
+{
+    r->pooled = pgbouncer_configured(r->conf);
+    if (!r->pooled)
+        return;
+    r->pool_reached =
+        pgbouncer_look(r->conf, r->conf->connect_timeout_ms, &r->pool, r->pool_console,
+                       sizeof(r->pool_console), r->pool_err, sizeof(r->pool_err));
+    r->pool_at = pgbouncer_points_at(&r->pool, r->src.conn)   ? "source"
+                 : pgbouncer_points_at(&r->pool, r->dst.conn) ? "target"
+                                                              : NULL;
+}
+
+static void
+judge_pool(struct report *r, const struct side_info *live)
+{
+    const char *name = r->conf->pgbouncer_database;
+    bool switching = strcmp(r->phase, "switching") == 0;
+
+    if (!r->pool_reached)
+        warn(r, "PgBouncer (%s): could not read its database \"%s\": %s; check --pgbouncer",
+             r->pool_console, name, r->pool_err);
+    else if (!r->pool.found)
+        warn(r,
+             "PgBouncer (%s) has no database \"%s\": writers through it are refused; "
+             "%%include the file with its entry (--pgbouncer-ini) and RELOAD",
+             r->pool_console, name);
+    else if (switching)
+        return; /* paused and pointing either way, for a moment */
+    else if (r->pool_at == NULL || strcmp(r->pool_at, live->role) != 0)
+        warn(r,
+             "PgBouncer's database \"%s\" points at %s, but memori lives on the %s: writers "
+             "through it are refused; memori-bridge cleanup --yes points it there",
+             name, r->pool_at ? r->pool_at : "neither side", live->role);
+    if (r->pool_reached && r->pool.found && !switching && (r->pool.paused || r->pool.disabled))
+        warn(r,
+             "PgBouncer's database \"%s\" is %s: writers through it wait (a cutover or "
+             "rollback killed half way?); memori-bridge cleanup --yes resumes it, or RESUME "
+             "it on its console",
+             name, r->pool.paused ? "paused" : "disabled");
+}
+
 /* Everything worth a warning, each with what to do. */
 static void
 judge(struct report *r)
@@ -394,6 +445,8 @@ judge(struct report *r)
         warn(r, "%s: only %d of %d tables are fenced: writers could write to both sides; "
                 "memori-bridge init (or a switch) fences it",
              other->role, other->fenced, other->tables);
+    if (r->pooled)
+        judge_pool(r, live);
     for (i = 0; i < r->nseqs; i++)
     {
         long long a = strtoll(r->seqs[i].src, NULL, 10), b = strtoll(r->seqs[i].dst, NULL, 10);
@@ -471,6 +524,20 @@ print_text(struct report *r)
     if (r->lag_seconds[1] >= 0)
         printf("%.3f s", r->lag_seconds[1]);
     printf("\n");
+    if (r->pooled && r->pool_reached && r->pool.found)
+    {
+        char where[512];
+
+        printf("\npgbouncer (%s): database \"%s\" points at %s (%s), %s\n", r->pool_console,
+               r->conf->pgbouncer_database, r->pool_at ? r->pool_at : "neither side",
+               pgbouncer_where(&r->pool, where, sizeof(where)),
+               r->pool.paused     ? "PAUSED"
+               : r->pool.disabled ? "DISABLED"
+                                  : "resumed");
+    }
+    else if (r->pooled)
+        printf("\npgbouncer (%s): database \"%s\" %s\n", r->pool_console,
+               r->conf->pgbouncer_database, r->pool_reached ? "missing" : "not reached");
     for (i = 0; i < r->nseqs; i++)
         printf("sequence %-40s source %s, target %s\n", r->seqs[i].name, r->seqs[i].src,
                r->seqs[i].dst);
@@ -568,6 +635,29 @@ print_json(struct report *r)
             printf("null");
         printf("}");
     }
+    printf(",\"pgbouncer\":");
+    if (!r->pooled)
+        printf("null");
+    else
+    {
+        printf("{\"console\":");
+        json_string(r->pool_console);
+        printf(",\"database\":");
+        json_string(r->conf->pgbouncer_database);
+        printf(",\"reached\":%s,\"found\":%s,\"host\":", r->pool_reached ? "true" : "false",
+               r->pool.found ? "true" : "false");
+        json_string(r->pool.host);
+        printf(",\"port\":");
+        json_string(r->pool.port);
+        printf(",\"dbname\":");
+        json_string(r->pool.database);
+        printf(",\"points_at\":");
+        if (r->pool_at)
+            json_string(r->pool_at);
+        else
+            printf("null");
+        printf(",\"paused\":%s}", r->pool.paused ? "true" : "false");
+    }
     printf(",\"sequences\":[");
     for (i = 0; i < r->nseqs; i++)
     {
@@ -606,7 +696,8 @@ cmd_status(int argc, char **argv, const struct conf *conf)
                   "\n"
                   "Reports both sides: the bridge's slots (active, PID, positions, retained\n"
                   "WAL, wal_status, safe_wal_size), origins, each direction's lag, fences, which\n"
-                  "way memori flows, sequences, and whether wal2json is still allowed.\n"
+                  "way memori flows, sequences, whether wal2json is still allowed, and (with\n"
+                  "--pgbouncer) where PgBouncer's memori entry points and whether it is paused.\n"
                   "exit status: 0 healthy, 3 warnings, 1 cannot report\n",
                   stdout);
             free(r);
@@ -643,11 +734,20 @@ cmd_status(int argc, char **argv, const struct conf *conf)
     if (!exists)
         r->reverse = false; /* mid-switch, the record still says the old way */
     read_sequences(r);
+    read_pool(r);
     {
         const struct direction *d = r->reverse ? &r->rev : &r->fwd;
 
         if (!continuity_check(r->reverse ? r->dst.conn : r->src.conn,
                               r->reverse ? r->src.conn : r->dst.conn, conf, d, &r->cont))
+            goto done;
+        /* a schema a side lacks would report nothing; before init the side
+         * applied to lacks them all, and the warning of it says so */
+        if (r->cont.verdict == CONTINUITY_NO_INIT || r->cont.verdict == CONTINUITY_INIT_RUNNING
+                ? schemas_missing(d->reverse ? r->dst.conn : r->src.conn, conf->schemas,
+                                  d->reverse ? "target" : "source", NULL, NULL) != 0
+                : !schemas_on_both(r->src.conn, "source", r->dst.conn, "target", conf->schemas,
+                                   NULL))
             goto done;
     }
     r->lag_bytes[0] =

@@ -19,6 +19,7 @@
  * the origin every 10 ms, so the pause is a few round trips.
  */
 #include "bridge/cmd/switch.h"
+#include "bridge/cmd/switch_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,30 +51,6 @@
 #define EXIT_REFUSED   3
 #define DRAIN_POLL_US  10000
 
-struct sw
-{
-    const struct conf *conf;
-    const char *name;           /* "cutover" or "rollback" */
-    bool to_target;             /* cutover */
-    struct direction old_dir;   /* A -> B, streaming now */
-    struct direction new_dir;   /* B -> A, after the switch */
-    const char *a_role, *b_role;
-    const char *a_dsn, *b_dsn;
-    PGconn *a, *b;              /* owned */
-    int sig_fd;
-    bool terminate_writers;
-    bool verify_full;
-    const char *env_file;
-
-    /* what was done, for putting it back */
-    bool made_slot, fenced_a, wrote_switch, unfenced_b;
-    char token[64];
-    lsn_t marker;
-    int64_t t_fence, t_unfence, t_step;
-    int step;
-    const char *step_name;
-};
-
 static void
 sw_usage(FILE *out, const char *name)
 {
@@ -88,12 +65,14 @@ sw_usage(FILE *out, const char *name)
             "\n"
             "  --verify full        a full verify during the pause (longer pause)\n"
             "  --terminate-writers  end transactions still writing when the fence goes up\n"
-            "  --env-file FILE      write the new MEMORI_DATABASE_URL into FILE\n"
+            "  --env-file FILE      write the new MEMORI_DATABASE_URL into FILE (not with\n"
+            "                       --pgbouncer: the app's URL points at PgBouncer and stays)\n"
             "\n"
             "Settings: --max-lag-bytes, --max-lag, --fence-timeout, --drain-timeout.\n"
             "exit status: 0 done, 1 failed (everything put back), 2 usage, 3 refused (lag)\n",
-            name, strcmp(name, "cutover") == 0 ? "from the source to the target"
-                                              : "back from the target to the source");
+            name,
+            strcmp(name, "cutover") == 0 ? "from the source to the target"
+                                         : "back from the target to the source");
 }
 
 /* ---- steps ------------------------------------------------------------ */
@@ -134,8 +113,8 @@ step_begin(struct sw *s, int n, const char *name)
     s->t_step = clock_now_us();
 }
 
-static void
-step_done(struct sw *s, const char *detail)
+void
+switch_step_done(struct sw *s, const char *detail)
 {
     log_info("%s step %d/8, %s: done in %.1f ms%s%s", s->name, s->step, s->step_name,
              (double) (clock_now_us() - s->t_step) / 1000, detail && *detail ? ": " : "",
@@ -297,7 +276,7 @@ check_lag(struct sw *s, bool *streaming)
         snprintf(detail, sizeof(detail), "%lld bytes behind%s%s", (long long) bytes,
                  *streaming ? ", a bridge is streaming " : ", no bridge is running",
                  *streaming ? direction_name(&s->old_dir) : "");
-        step_done(s, detail);
+        switch_step_done(s, detail);
     }
     return 0;
 }
@@ -357,7 +336,7 @@ make_slot(struct sw *s)
          * sure that origin exists on B (the new stream's source) */
         if (!direction_filter(&s->new_dir, s->b, filter, sizeof(filter)))
             return false;
-        step_done(s, detail);
+        switch_step_done(s, detail);
     }
     return true;
 }
@@ -371,13 +350,18 @@ fence_a(struct sw *s)
                                address_describe(s->b_dsn, moved, sizeof(moved)),
                                s->conf->fence_timeout_ms, s->terminate_writers};
 
+    /* writers through PgBouncer are held first, so that none of them ever
+     * meets the fence: PgBouncer lets their transactions end, then holds
+     * the next ones until it resumes, pointing at B */
+    if (s->pooled && !pgbouncer_pause(&s->pb))
+        return false;
     /* the pause starts as the fence asks for its locks: from then on, new
      * writes queue behind it */
     s->t_fence = clock_now_us();
     if (!fence_up(s->a, &fo))
         return false;
     s->fenced_a = true;
-    step_done(s, "writers there now get SQLSTATE 25006 and where to go");
+    switch_step_done(s, "writers there now get SQLSTATE 25006 and where to go");
     return true;
 }
 
@@ -428,128 +412,26 @@ drain(struct sw *s, bool streaming)
                 return false;
             usleep(DRAIN_POLL_US);
         }
-    step_done(s, lsn_format(s->marker, lsn));
+    switch_step_done(s, lsn_format(s->marker, lsn));
     return true;
-}
-
-/* 6. Counts of every table, and the sequences, equal on both sides. */
-static bool
-check(struct sw *s)
-{
-    static const char tables_sql[] =
-        "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
-        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
-        "  AND n.nspname = ANY (pg_catalog.string_to_array(replace($1, ' ', ''), ',')) "
-        "ORDER BY 1";
-    const char *params[1] = {s->conf->schemas};
-    PGresult *tables, *seqs;
-    char detail[128];
-    int r, n = 0, bad = 0;
-
-    if (s->verify_full)
-    {
-        log_info("%s: a full verify, inside the pause (it lengthens the pause)", s->name);
-        if (verify_compare(s->conf, false, true, 10000) != 0)
-        {
-            log_error("%s: verify did not find both sides equal", s->name);
-            return false;
-        }
-        step_done(s, "verify: equal");
-        return true;
-    }
-    tables = pgconn_exec(s->a, "could not list the tables", tables_sql, 1, params, NULL);
-    seqs = tables ? pgconn_exec(s->a, "could not list the sequences", seq_list_sql, 1, params,
-                                NULL)
-                  : NULL;
-    if (seqs == NULL)
-    {
-        PQclear(tables);
-        return false;
-    }
-    /* one query for every count and sequence, sent to both sides at once:
-     * this step is inside the pause */
-    {
-        char *sql = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&sql, &len);
-        PGresult *x = NULL, *y = NULL;
-        int nt = PQntuples(tables), total = nt + PQntuples(seqs);
-
-        if (f == NULL)
-            goto oom;
-        /* the names are the server's own quoted identifiers */
-        for (r = 0; r < total; r++)
-        {
-            bool is_table = r < nt;
-            const char *name = is_table ? PQgetvalue(tables, r, 0) : PQgetvalue(seqs, r - nt, 0);
-
-            fprintf(f, "%sSELECT %d, %s FROM %s", r ? " UNION ALL " : "", r,
-                    is_table ? "count(*)::text" : "last_value || '/' || is_called", name);
-        }
-        fputs(total ? " ORDER BY 1" : "SELECT 0, '' WHERE false", f);
-        if (fclose(f) != 0 || sql == NULL)
-            goto oom;
-        if (PQsendQuery(s->a, sql) && PQsendQuery(s->b, sql))
-        {
-            x = PQgetResult(s->a);
-            while (PQgetResult(s->a) != NULL)
-                ;
-            y = PQgetResult(s->b);
-            while (PQgetResult(s->b) != NULL)
-                ;
-        }
-        free(sql);
-        if (PQresultStatus(x) != PGRES_TUPLES_OK || PQresultStatus(y) != PGRES_TUPLES_OK ||
-            PQntuples(x) != total || PQntuples(y) != total)
-        {
-            char ea[256], eb[256];
-
-            log_error("%s: could not count the tables: the %s says %s; the %s says %s", s->name,
-                      s->a_role, pgconn_error(s->a, x, ea, sizeof(ea)), s->b_role,
-                      pgconn_error(s->b, y, eb, sizeof(eb)));
-            bad++;
-        }
-        for (r = 0; bad == 0 && r < total; r++)
-        {
-            bool is_table = r < nt;
-            const char *name = is_table ? PQgetvalue(tables, r, 0) : PQgetvalue(seqs, r - nt, 0);
-
-            if (strcmp(PQgetvalue(x, r, 1), PQgetvalue(y, r, 1)) != 0)
-            {
-                log_error("%s: %s %s differs: %s on the %s, %s on the %s", s->name,
-                          is_table ? "table" : "sequence", name, PQgetvalue(x, r, 1), s->a_role,
-                          PQgetvalue(y, r, 1), s->b_role);
-                bad++;
-            }
-            n++;
-        }
-        PQclear(x);
-        PQclear(y);
-    }
-    PQclear(tables);
-    PQclear(seqs);
-    if (bad > 0)
-        return false;
-    snprintf(detail, sizeof(detail), "%d tables and sequences equal", n);
-    step_done(s, detail);
-    return true;
-oom:
-    log_error("%s: out of memory", s->name);
-    PQclear(tables);
-    PQclear(seqs);
-    return false;
 }
 
 /* 7. B takes writes. */
 static bool
 open_b(struct sw *s)
 {
+    /* PgBouncer, still paused, points at B before B opens: what it holds
+     * goes there when it resumes */
+    if (s->pooled && !pgbouncer_point(&s->pb, s->b, s->b_role))
+        return false;
     if (!fence_down(s->b, s->b_role, s->conf->schemas, s->conf->fence_timeout_ms))
         return false;
     s->unfenced_b = true;
     s->t_unfence = clock_now_us();
-    step_done(s, "writes go to the new side now");
+    if (s->pooled && !pgbouncer_resume(&s->pb))
+        return false;
+    switch_step_done(s, s->pooled ? "writes go to the new side now, PgBouncer's too"
+                                  : "writes go to the new side now");
     return true;
 }
 
@@ -580,6 +462,10 @@ put_back(struct sw *s)
 
     log_error("%s failed at step %d (%s): putting everything back", s->name, s->step,
               s->step_name);
+    /* writers through PgBouncer already on B are held again before B's
+     * fence goes up, and go back to A with it */
+    if (s->pooled && s->pb.moved && !s->pb.paused)
+        (void) pgbouncer_pause(&s->pb);
     if (s->unfenced_b)
     {
         /* B may have taken writes since it was unfenced: fence it again, and
@@ -596,6 +482,9 @@ put_back(struct sw *s)
                       "the %s stays fenced, and slot \"%s\" keeps them: run %s again to "
                       "finish the switch",
                       s->name, s->b_role, s->a_role, s->b_role, s->new_dir.slot, s->name);
+            /* never held for good: through PgBouncer too, B answers */
+            if (s->pooled && s->pb.paused)
+                (void) pgbouncer_resume(&s->pb);
             return;
         }
         log_info("%s: brought the writes the %s took back to the %s", s->name, s->b_role,
@@ -606,6 +495,8 @@ put_back(struct sw *s)
                                      s->old_dir.reverse, "aborted", s->token);
     if (s->fenced_a)
         ok &= fence_down(s->a, s->a_role, s->conf->schemas, s->conf->fence_timeout_ms);
+    if (s->pooled && (s->pb.moved || s->pb.paused))
+        ok &= pgbouncer_put_back(&s->pb, s->a, s->a_role);
     if (s->made_slot && !drop_slot(s->b, s->new_dir.slot))
     {
         log_error("%s: could not drop slot \"%s\" on the %s: it is still in use", s->name,
@@ -613,9 +504,10 @@ put_back(struct sw *s)
         ok = false;
     }
     if (ok)
-        log_error("%s: everything is back as it was: the %s takes writes, the %s is fenced, the "
-                  "%s stream goes on, and slot \"%s\" is dropped",
-                  s->name, s->a_role, s->b_role, direction_name(&s->old_dir), s->new_dir.slot);
+        log_error("%s: everything is back as it was: the %s takes writes%s, the %s is fenced, "
+                  "the %s stream goes on, and slot \"%s\" is dropped",
+                  s->name, s->a_role, s->pooled ? " (PgBouncer points there, resumed)" : "",
+                  s->b_role, direction_name(&s->old_dir), s->new_dir.slot);
     else
         log_error("%s: could not put everything back (see above); memori-bridge status shows "
                   "the state, and running %s again finishes or calls off the switch",
@@ -664,6 +556,13 @@ switch_over(int argc, char **argv, const struct conf *conf, bool to_target)
     }
     if (!conf_require_dsns(conf, s.name))
         return EXIT_USAGE;
+    if (s.env_file != NULL && pgbouncer_configured(conf))
+    {
+        log_error("%s: --env-file with --pgbouncer: the app's MEMORI_DATABASE_URL points at "
+                  "PgBouncer and stays as it is; drop --env-file",
+                  s.name);
+        return EXIT_USAGE;
+    }
     log_set_json(conf->log_format == CONF_LOG_JSON);
     direction_init(&s.old_dir, conf, !to_target);
     direction_init(&s.new_dir, conf, to_target);
@@ -706,6 +605,14 @@ switch_over(int argc, char **argv, const struct conf *conf, bool to_target)
             goto done;
         }
     }
+    s.pooled = pgbouncer_configured(conf);
+    if (s.pooled && (!pgbouncer_open(&s.pb, conf, conf->connect_timeout_ms) ||
+                     !pgbouncer_ready(&s.pb, s.a, s.a_role)))
+    {
+        log_error("%s refused: PgBouncer is not ready to switch (above); nothing was changed",
+                  s.name);
+        goto done;
+    }
 
     step_begin(&s, 1, "lag");
     lag = check_lag(&s, &streaming);
@@ -733,12 +640,12 @@ switch_over(int argc, char **argv, const struct conf *conf, bool to_target)
         char detail[64];
 
         snprintf(detail, sizeof(detail), "%d set from the %s", i, s.a_role);
-        step_done(&s, detail);
+        switch_step_done(&s, detail);
     }
     if (interrupted(&s))
         goto fail;
     step_begin(&s, 6, "check");
-    if (!check(&s) || interrupted(&s))
+    if (!switch_check(&s) || interrupted(&s))
         goto fail;
     step_begin(&s, 7, "open the new side");
     if (!open_b(&s) || interrupted(&s))
@@ -757,11 +664,16 @@ switch_over(int argc, char **argv, const struct conf *conf, bool to_target)
     }
     else
         address_url(s.b_dsn, NULL, url, sizeof(url), full, sizeof(full));
-    step_done(&s, s.env_file ? "MEMORI_DATABASE_URL written" : NULL);
+    switch_step_done(&s, s.env_file ? "MEMORI_DATABASE_URL written" : NULL);
     log_info("%s done: writes were paused for %.1f ms (fence to unfence); memori lives on the %s "
              "now",
              s.name, (double) (s.t_unfence - s.t_fence) / 1000, s.b_role);
-    printf("MEMORI_DATABASE_URL=%s\n", url);
+    if (s.pooled)
+        log_info("%s: PgBouncer held writes to \"%s\" for %.1f ms (pause to resume) and sends "
+                 "them to the %s now; MEMORI_DATABASE_URL stays as it is",
+                 s.name, s.pb.name, (double) (s.pb.t_resume - s.pb.t_pause) / 1000, s.b_role);
+    else
+        printf("MEMORI_DATABASE_URL=%s\n", url);
     if (!streaming)
         log_info("%s: no bridge was running; start the %s stream with: memori-bridge run",
                  s.name, direction_name(&s.new_dir));
@@ -770,6 +682,8 @@ switch_over(int argc, char **argv, const struct conf *conf, bool to_target)
 fail:
     put_back(&s);
 done:
+    if (s.pooled)
+        pgbouncer_close(&s.pb);
     if (s.a != NULL)
         PQfinish(s.a);
     if (s.b != NULL)

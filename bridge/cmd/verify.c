@@ -27,6 +27,7 @@
 #include "bridge/base/log.h"
 #include "bridge/cmd/verify_int.h"
 #include "bridge/pg/peer.h"
+#include "bridge/pg/schemas.h"
 #include "bridge/pg/seqsync.h"
 
 #define EXIT_USAGE 2
@@ -580,6 +581,9 @@ compare(const struct conf *conf, bool json, bool show_keys, long long width, boo
     if (v.dst == NULL ||
         !ok(v.src, "could not set up the source session", "SET search_path = ''", 0, NULL) ||
         !ok(v.dst, "could not set up the target session", "SET search_path = ''", 0, NULL))
+        goto done;
+    /* a schema either side lacks would compare as nothing against nothing */
+    if (!schemas_on_both(v.src, "source", v.dst, "target", conf->schemas, NULL))
         goto done;
     /* after a cutover memori lives on the target and streams back: compare
      * that way round (the switch record, on the target, says which) */

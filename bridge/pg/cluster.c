@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bridge/base/log.h"
+#include "bridge/pg/bouncer.h"
 #include "bridge/base/secret.h"
 #include "bridge/pg/pgconn.h"
 
@@ -306,9 +307,8 @@ cluster_env_free(struct cluster_env *env)
     env->base[0] = '\0';
 }
 
-/* A port of 127.0.0.1 nobody listens on now. */
-static int
-free_port(void)
+int
+cluster_free_port(void)
 {
     struct sockaddr_in a = {.sin_family = AF_INET};
     socklen_t len = sizeof(a);
@@ -324,9 +324,8 @@ free_port(void)
     return port;
 }
 
-/* Write TEXT to PATH (mode 0600, owned by the clusters' user). */
-static bool
-write_file(const struct cluster_env *env, const char *path, const char *text, bool append)
+bool
+cluster_write_file(const struct cluster_env *env, const char *path, const char *text, bool append)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
     size_t len = strlen(text);
@@ -397,7 +396,7 @@ cluster_start(const struct cluster_env *env, struct cluster *c, const char *name
     snprintf(initlog, sizeof(initlog), "%s/%s.initdb.log", env->base, name);
 
     snprintf(conf, sizeof(conf), "%s\n", env->password);
-    if (!write_file(env, pwfile, conf, false))
+    if (!cluster_write_file(env, pwfile, conf, false))
         return false;
     {
         char *argv[] = {initdb, "-D", c->data, "-U", (char *) superuser, "-E", "UTF8", "--locale=C",
@@ -428,21 +427,21 @@ cluster_start(const struct cluster_env *env, struct cluster *c, const char *name
              env->allowlist ? "output_plugin_libraries = 'pgoutput, test_decoding, wal2json'\n"
                             : "");
     snprintf(path, sizeof(path), "%s/postgresql.conf", c->data);
-    if (!write_file(env, path, conf, true))
+    if (!cluster_write_file(env, path, conf, true))
         return false;
     snprintf(path, sizeof(path), "%s/pg_hba.conf", c->data);
-    if (!write_file(env, path,
-                    "local all         all              trust\n"
-                    "host  all         all 127.0.0.1/32 scram-sha-256\n"
-                    "host  replication all 127.0.0.1/32 scram-sha-256\n",
-                    false))
+    if (!cluster_write_file(env, path,
+                            "local all         all              trust\n"
+                            "host  all         all 127.0.0.1/32 scram-sha-256\n"
+                            "host  replication all 127.0.0.1/32 scram-sha-256\n",
+                            false))
         return false;
 
     for (attempt = 0; attempt < 5; attempt++)
     {
         char *argv[] = {pg_ctl, "-D", c->data, "-l", c->log, "-w", "-t", "60", "start", NULL};
 
-        c->port = free_port();
+        c->port = cluster_free_port();
         if (c->port <= 0)
         {
             log_error("could not find a free port on 127.0.0.1");
@@ -450,7 +449,7 @@ cluster_start(const struct cluster_env *env, struct cluster *c, const char *name
         }
         snprintf(conf, sizeof(conf), "port = %d\n", c->port);
         snprintf(path, sizeof(path), "%s/demo_port.conf", c->data);
-        if (!write_file(env, path, conf, false))
+        if (!cluster_write_file(env, path, conf, false))
             return false;
         if (cluster_exec(env, NULL, argv) == 0)
         {
@@ -505,6 +504,7 @@ cluster_watchdog(const struct cluster_env *env, pid_t owner)
         if (kill(owner, 0) == 0 || errno != ESRCH)
             continue;
         /* the demo is gone without cleaning up: stop what it left */
+        bouncer_kill(env);
         {
             const char *names[] = {"source", "target"};
             char pg_ctl[PATH_MAX + 16], data[PATH_MAX + 16];

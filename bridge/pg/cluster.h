@@ -82,9 +82,17 @@ void cluster_stop(struct cluster *c);
  * exit status, or -1 when it could not run. */
 int cluster_exec(const struct cluster_env *env, const char *log, char *const argv[]);
 
+/* A port of 127.0.0.1 nobody listens on now, or -1. */
+int cluster_free_port(void);
+
+/* Write TEXT to PATH (mode 0600, owned by the clusters' user), or append it.
+ * Returns false after logging why. */
+bool cluster_write_file(const struct cluster_env *env, const char *path, const char *text,
+                        bool append);
+
 /* Fork a watchdog that stops the clusters in BASE's data directories and
- * removes BASE when process OWNER is gone (the demo killed by SIGKILL).
- * Returns its PID (kill it when done), or -1. */
+ * removes BASE when process OWNER is gone (and a PgBouncer there: bouncer.h) (the demo killed by
+ * SIGKILL). Returns its PID (kill it when done), or -1. */
 pid_t cluster_watchdog(const struct cluster_env *env, pid_t owner);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bridge/base/log.h"
+#include "bridge/base/secret.h"
 
 /* The peer timeout of new connections (pgconn_set_peer_timeout), 0: none. */
 static int64_t peer_timeout_ms;
@@ -196,13 +197,50 @@ notice_to_log(void *arg, const char *message)
 
 /* Connect to DSN; on failure NULL, with the reason in ERR ("(where): message;
  * hint"). */
+/* Parse DSN as libpq would. NULL when it does not parse, with the reason in
+ * ERR (no password in it) and the URI hint where it applies. */
+static PQconninfoOption *
+parse_dsn(const char *dsn, char *err, size_t errlen)
+{
+    PQconninfoOption *opts;
+    char *errmsg = NULL;
+    char *nl;
+
+    opts = PQconninfoParse(dsn, &errmsg);
+    if (opts != NULL)
+        return opts;
+    /* libpq's reason names the syntax problem, and may quote a piece of
+     * the string that holds the password, or all of it */
+    snprintf(err, errlen, "connection string is not valid: %s", errmsg ? errmsg : "out of memory");
+    if ((nl = strchr(err, '\n')) != NULL)
+        *nl = '\0';
+    secret_mask_echo(dsn, err, errlen);
+    /* the decision record's ?options=-c search_path=memori,public */
+    if (errmsg != NULL && strstr(errmsg, "extra key/value separator") != NULL)
+        snprintf(err + strlen(err), errlen - strlen(err),
+                 "; percent-encode the value in a URI: "
+                 "?options=-c%%20search_path%%3Dmemori%%2Cpublic");
+    PQfreemem(errmsg);
+    return NULL;
+}
+
+bool
+pgconn_dsn_ok(const char *dsn, char *err, size_t errlen)
+{
+    PQconninfoOption *opts = parse_dsn(dsn, err, errlen);
+
+    if (opts == NULL)
+        return false;
+    PQconninfoFree(opts);
+    return true;
+}
+
 static PGconn *
 connect_dsn(const char *dsn, enum pgconn_kind kind, const char *appname,
             int64_t connect_timeout_ms, char *err, size_t errlen, enum pgconn_failure *failure)
 {
     const char *keywords[16], *values[16];
     PQconninfoOption *opts;
-    char *errmsg = NULL;
     char options[1024], timeout[32], where[512], why[1800], peer[4][24];
     const char *user_options;
     PGconn *conn;
@@ -210,24 +248,9 @@ connect_dsn(const char *dsn, enum pgconn_kind kind, const char *appname,
 
     if (failure != NULL)
         *failure = PGCONN_FATAL;
-    opts = PQconninfoParse(dsn, &errmsg);
+    opts = parse_dsn(dsn, err, errlen);
     if (opts == NULL)
-    {
-        /* libpq's reason names the syntax problem; it never quotes the password */
-        char *nl;
-
-        snprintf(err, errlen, "connection string is not valid: %s",
-                 errmsg ? errmsg : "out of memory");
-        if ((nl = strchr(err, '\n')) != NULL)
-            *nl = '\0';
-        /* the decision record's ?options=-c search_path=memori,public */
-        if (errmsg != NULL && strstr(errmsg, "extra key/value separator") != NULL)
-            snprintf(err + strlen(err), errlen - strlen(err),
-                     "; percent-encode the value in a URI: "
-                     "?options=-c%%20search_path%%3Dmemori%%2Cpublic");
-        PQfreemem(errmsg);
         return NULL;
-    }
     /* the DSN's own options (or PGOPTIONS), then ours, which win */
     user_options = option_value(opts, "options");
     if (user_options == NULL || *user_options == '\0')

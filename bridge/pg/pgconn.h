@@ -68,6 +68,11 @@ PGconn *pgconn_try(const char *dsn, enum pgconn_kind kind, const char *appname,
 /* Log the server notices of CONN as pgconn_open does, as the ROLE's. */
 void pgconn_notices(PGconn *conn, const char *role);
 
+/* Whether DSN parses as a connection string. If not, false with the reason
+ * in ERR (no password in it): a setting that is not valid, found before any
+ * command connects. */
+bool pgconn_dsn_ok(const char *dsn, char *err, size_t errlen);
+
 /* "host=127.0.0.1 port=5433 dbname=memori user=bridge" of CONN into BUF. */
 char *pgconn_describe(PGconn *conn, char *buf, size_t len);
 

@@ -22,6 +22,7 @@
 
 #include "bridge/base/log.h"
 #include "bridge/pg/pgconn.h"
+#include "bridge/pg/schemas.h"
 
 #define MIN_VERSION_NUM 120000
 #define PROBE_TIMEOUT   "30s"
@@ -392,14 +393,6 @@ check_applying(struct preflight *pf, const struct preflight_side *s, const struc
 static bool
 check_tables(struct preflight *pf, const struct preflight_side *s, const struct facts *f)
 {
-    static const char schemas_sql[] =
-        "SELECT s.name, n.oid IS NOT NULL, "
-        "       coalesce(pg_catalog.has_schema_privilege(n.oid, 'USAGE'), false), "
-        "       (SELECT count(*) FROM pg_catalog.pg_class c "
-        "        WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p')), "
-        "       coalesce(pg_catalog.pg_get_userbyid(n.nspowner), '') "
-        "FROM unnest(pg_catalog.string_to_array(replace($1, ' ', ''), ',')) AS s(name) "
-        "LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = s.name";
     static const char tables_sql[] =
         "SELECT n.nspname, c.relname, c.relreplident, "
         "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
@@ -415,37 +408,37 @@ check_tables(struct preflight *pf, const struct preflight_side *s, const struct 
         "ORDER BY 1, 2";
     const char *params[1] = {s->schemas};
     char fix[512], u[160], sch[160], tab[160], who[200];
+    struct schema_state *schemas;
     PGresult *res;
-    int r;
+    int r, n;
 
     ident(f->user, u, sizeof(u));
-    res = pgconn_exec(s->conn, "could not read the schemas", schemas_sql, 1, params, NULL);
-    if (res == NULL)
+    schemas = schemas_read(s->conn, s->schemas, &n, NULL);
+    if (schemas == NULL)
         return false;
-    for (r = 0; r < PQntuples(res); r++)
+    for (r = 0; r < n; r++)
     {
-        const char *name = PQgetvalue(res, r, 0);
+        const struct schema_state *st = &schemas[r];
 
-        ident(name, sch, sizeof(sch));
-        if (PQgetvalue(res, r, 1)[0] != 't')
+        ident(st->name, sch, sizeof(sch));
+        if (!st->exists)
         {
             if (s->has_tables)
-                preflight_add(pf, false, s->side, NULL, NULL,
-                              "schema %s does not exist; check --schemas", sch);
+                preflight_add(pf, false, s->side, NULL, NULL, "%s",
+                              schemas_missing_text(st->name, fix, sizeof(fix)));
             continue;
         }
-        if (PQgetvalue(res, r, 2)[0] != 't')
+        if (!st->usage)
         {
             snprintf(fix, sizeof(fix), "GRANT USAGE ON SCHEMA %s TO %s", sch, u);
             preflight_add(pf, false, s->side,
-                          preflight_who(PQgetvalue(res, r, 4), f->user, f->superuser, who,
-                                        sizeof(who)),
-                          fix, "role %s may not use schema %s", u, sch);
+                          preflight_who(st->owner, f->user, f->superuser, who, sizeof(who)), fix,
+                          "role %s may not use schema %s", u, sch);
         }
-        if (s->has_tables && strcmp(PQgetvalue(res, r, 3), "0") == 0)
+        if (s->has_tables && st->tables == 0)
             preflight_add(pf, true, s->side, NULL, NULL, "schema %s has no tables", sch);
     }
-    PQclear(res);
+    free(schemas);
     if (!s->has_tables)
         return true;
 

@@ -144,7 +144,8 @@ apply_truncate(struct apply *a, const struct item *it)
  * that fires under the replica role keeps everything in order around it.
  */
 static bool
-batch_row(struct apply *a, struct stmt *st, const struct w2j_record *rec, uint64_t key)
+batch_row(struct apply *a, struct stmt *st, const struct w2j_record *rec, uint64_t key,
+          uint64_t stage_id)
 {
     struct cat_table *t = st->table;
     struct pending *p = NULL, *free_slot = NULL;
@@ -204,7 +205,7 @@ batch_row(struct apply *a, struct stmt *st, const struct w2j_record *rec, uint64
     {
         size_t before = p->b.bytes;
 
-        if (!stmt_batch_add(&p->b, st, rec, key))
+        if (!stmt_batch_add(&p->b, st, rec, key, stage_id))
         {
             log_error("out of memory batching rows of %s.%s", t->schema, t->name);
             return false;
@@ -225,7 +226,7 @@ apply_row(struct apply *a, const struct item *it)
     struct stmt_error err;
     struct cat_table *t;
     struct stmt *st;
-    uint64_t key = 0;
+    uint64_t key = 0, stage_id;
     bool ok;
     int attempt;
 
@@ -236,7 +237,7 @@ apply_row(struct apply *a, const struct item *it)
         t = find_table(a, rec, &ok);
         if (!ok)
             return false;
-        st = stmt_lookup(&a->cache, t, rec, &err);
+        st = stmt_lookup(&a->cache, t, rec, apply_stage_over(a), &err);
         if (st != NULL)
             break;
         if (attempt == 1)
@@ -249,7 +250,7 @@ apply_row(struct apply *a, const struct item *it)
             return false;
     }
     key = stmt_key_hash(st, rec);
-    if (!batch_row(a, st, rec, key))
+    if (!apply_stage(a, st, rec, &stage_id) || !batch_row(a, st, rec, key, stage_id))
         return false;
     tally_change(&a->tally, table_tally(a, t),
                  rec->action == W2J_INSERT   ? STATE_INSERT

@@ -60,7 +60,7 @@ log_refusal(struct apply *a)
     char lsn[LSN_BUFSZ];
 
     lsn_format(e->commit_lsn, lsn);
-    if (e->kind == PL_ROWS || e->kind == PL_PREPARE)
+    if (e->kind == PL_ROWS || e->kind == PL_PREPARE || e->kind == PL_STAGE)
         log_error("the %s refused the %s of %s.%s %s in %s transaction %u (commit %s): "
                   "%s; %s; the slot keeps this change",
                   a->o.role, action_word(e->st->action), e->st->table->schema, e->st->table->name,

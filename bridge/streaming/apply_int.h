@@ -8,6 +8,7 @@
  *                    with the progress, a rollback, and what a refusal says
  *   apply_hold.c     holding still at verify's point
  *   apply_session.c  the target session: opening it, claiming the direction
+ *   apply_stage.c    values too large to send in one piece, staged in parts
  */
 #ifndef MB_APPLY_INT_H
 #define MB_APPLY_INT_H
@@ -48,6 +49,8 @@ struct apply
     bool use_origin;        /* the role may use the replication origin functions */
     char tag[128];          /* "applied <origin>": this direction's tag (no origin) */
     char other_tag[128];    /* the other direction's tag, whose transactions are left out */
+    bool stage;             /* large values are staged (apply_stage.c) */
+    uint64_t stage_serial;  /* the last staging id */
 
     /* consecutive TRUNCATE records of one LSN */
     struct cat_table *trunc[64];
@@ -98,6 +101,18 @@ struct apply
     lsn_t pause_at;  /* hold before the first transaction committing at or after it */
     char pause_token[64];
 };
+
+/* ---- apply_stage.c ----------------------------------------------------- */
+
+/* Make the session's staging table; without it (logged) values go whole. */
+void apply_stage_open(struct apply *a);
+
+/* Values longer than this are staged (stmt_lookup); 0: none is. */
+size_t apply_stage_over(const struct apply *a);
+
+/* Send the values of REC that ST stages, in parts, under a new staging id in
+ * *ID (0 when ST stages none). Returns false when the connection is gone. */
+bool apply_stage(struct apply *a, struct stmt *st, const struct w2j_record *rec, uint64_t *id);
 
 /* ---- apply_group.c ----------------------------------------------------- */
 

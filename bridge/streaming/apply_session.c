@@ -265,6 +265,7 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
     a->unread = a->listening;
     PQclear(res);
     res = NULL;
+    apply_stage_open(a);
     if (!apply_unguard(a, "opening the session"))
     {
         *failure = PGCONN_TRANSIENT;

@@ -2,12 +2,15 @@
  * batch.h - decoded messages, copied into one block of memory, handed from
  * the reader to the applier as a unit and recycled.
  *
- * The decoder's records borrow its arena, which the next message reuses; a
- * batch holds copies, so the reader can go on decoding while the applier
- * works. A batch has a fixed size: a record that does not fit ends it. A
- * single message larger than a whole batch gets a batch grown to its size,
- * which shrinks back when it is recycled, so memory stays bounded by the
- * ring's size plus the largest message, whatever the transaction's size.
+ * The reader decodes each message in place, in the buffer libpq handed over,
+ * which the next message replaces; a batch holds copies of the records, so
+ * the reader can go on decoding while the applier works. A batch has a fixed
+ * size: a record that does not fit ends it. A message too large to copy into
+ * a batch is not copied: a batch of its own takes the message's buffer
+ * (batch_hold_record) and frees it when the applier gives the batch back. So
+ * memory stays bounded by the ring's size plus the largest message, whatever
+ * the transaction's size, and a large value is in memory once on this side
+ * of the ring, not twice.
  */
 #ifndef MB_BATCH_H
 #define MB_BATCH_H
@@ -34,7 +37,8 @@ struct item
     lsn_t pos;             /* RECORD: WAL position of the message; IDLE: the
                             * server's end of WAL */
     uint32_t bytes;        /* RECORD: size of the message as received */
-    struct w2j_record rec; /* RECORD: strings and columns point into the batch */
+    struct w2j_record rec; /* RECORD: strings and columns point into the batch, or
+                            * its strings into the message it holds */
 };
 
 /* A batch of items. */
@@ -47,6 +51,9 @@ struct batch
     size_t used;        /* bytes used in arena */
     size_t size;        /* bytes at arena */
     size_t base_size;   /* the size it shrinks back to when recycled */
+    void *held;         /* owned: the message the one record borrows its strings
+                         * from (batch_hold_record), or NULL */
+    void (*held_free)(void *); /* how HELD is freed */
 };
 
 /* Allocate a batch of ARENA_BYTES and CAP_ITEMS items. Returns false when out
@@ -55,8 +62,12 @@ bool batch_init(struct batch *b, size_t arena_bytes, uint32_t cap_items);
 
 void batch_free(struct batch *b);
 
-/* Empty B for reuse, shrinking a grown arena back to its base size. */
+/* Empty B for reuse: free the message it holds, and shrink a grown arena
+ * back to its base size. */
 void batch_reset(struct batch *b);
+
+/* Bytes of arena a copy of REC takes (batch_add_record). */
+size_t batch_record_bytes(const struct w2j_record *rec);
 
 /*
  * Copy REC, received at POS as BYTES bytes, into B. Returns 1 when added, 0
@@ -65,6 +76,16 @@ void batch_reset(struct batch *b);
  * it must.
  */
 int batch_add_record(struct batch *b, const struct w2j_record *rec, lsn_t pos, uint32_t bytes);
+
+/*
+ * Add REC, received at POS as BYTES bytes and decoded in place from MSG, to
+ * the empty batch B without copying its strings: only its column array is
+ * copied (growing the arena if it must), and B takes MSG, which it frees with
+ * FREE_FN when it is reset or freed. Returns 1 when added, 0 when B is not
+ * empty, and -1 when out of memory (logged); MSG stays the caller's then.
+ */
+int batch_hold_record(struct batch *b, const struct w2j_record *rec, lsn_t pos, uint32_t bytes,
+                      void *msg, void (*free_fn)(void *));
 
 /* Add an IDLE item for POS. Returns 1, or 0 when B has no room left. */
 int batch_add_idle(struct batch *b, lsn_t pos);

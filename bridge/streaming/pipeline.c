@@ -306,7 +306,14 @@ bool
 pl_send(struct pipeline *p, const struct pl_entry *e, const char *sql, int nparams,
         const char *const *params)
 {
-    if (PQsendQueryParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1)
+    return pl_send_params(p, e, sql, nparams, params, NULL, NULL);
+}
+
+bool
+pl_send_params(struct pipeline *p, const struct pl_entry *e, const char *sql, int nparams,
+               const char *const *values, const int *lengths, const int *formats)
+{
+    if (PQsendQueryParams(p->conn, sql, nparams, NULL, values, lengths, formats, 0) != 1)
         return lost(p);
     return queued(p, e);
 }

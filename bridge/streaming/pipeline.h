@@ -37,6 +37,7 @@ enum pl_kind
     PL_PREPARE = 0, /* a statement prepared */
     PL_BEGIN,       /* BEGIN of a target transaction */
     PL_ROWS,        /* one execution of a statement: rows of one table and action */
+    PL_STAGE,       /* one part of a large value, staged for its row's statement */
     PL_TRUNCATE,    /* TRUNCATE of one or more tables */
     PL_PROGRESS,    /* the bridge's bookkeeping: the progress row, the origin's
                      * transaction set-up, the tag of an applied transaction */
@@ -50,11 +51,11 @@ enum pl_kind
 struct pl_entry
 {
     enum pl_kind kind;
-    struct stmt *st;   /* PL_PREPARE, PL_ROWS: borrowed from the statement cache */
+    struct stmt *st;   /* PL_PREPARE, PL_ROWS, PL_STAGE: borrowed from the statement cache */
     uint32_t nrows;    /* PL_ROWS: rows sent; an UPDATE or DELETE must touch as many */
     uint32_t xid;      /* source transaction of the (first) row */
     lsn_t commit_lsn;  /* its commit LSN */
-    char what[256];    /* PL_ROWS with one row: its key; PL_TRUNCATE: the tables */
+    char what[256];    /* PL_ROWS with one row, PL_STAGE: its key; PL_TRUNCATE: the tables */
 };
 
 struct pipeline
@@ -94,6 +95,11 @@ void pl_reset_failure(struct pipeline *p);
 /* Send SQL with NPARAMS text PARAMS; E says what it is. */
 bool pl_send(struct pipeline *p, const struct pl_entry *e, const char *sql, int nparams,
              const char *const *params);
+
+/* pl_send with parameters in text or binary format (FORMATS as for
+ * PQsendQueryParams; LENGTHS for the binary ones). */
+bool pl_send_params(struct pipeline *p, const struct pl_entry *e, const char *sql, int nparams,
+                    const char *const *values, const int *lengths, const int *formats);
 
 /* Prepare ST (all parameters text[]) unless done on this connection. */
 bool pl_prepare(struct pipeline *p, struct stmt *st);

@@ -1,5 +1,11 @@
 /*
  * reader.c - the reader thread.
+ *
+ * Each message is decoded in place, in the buffer libpq handed over, and
+ * copied into the current batch; a message too large for a batch is not
+ * copied but kept, its buffer handed to a batch of its own (batch.h). With
+ * libpq's own copy in its input buffer, a large value is then in memory
+ * twice on this side of the ring, which is as little as libpq allows.
  */
 #include "bridge/streaming/reader.h"
 
@@ -163,6 +169,25 @@ add(struct reader *r, const struct w2j_record *rec, lsn_t pos, uint32_t bytes)
     return -1;
 }
 
+/* Add REC, decoded in place from the last message read and too large to
+ * copy, to a fresh batch that keeps the message's buffer. Returns 1, 0 when
+ * stopped, -1 on failure. */
+static int
+add_kept(struct reader *r, const struct w2j_record *rec, lsn_t pos, uint32_t bytes)
+{
+    void *msg;
+    int g, added;
+
+    push(r);
+    if (r->cur == NULL && (g = get_batch(r)) <= 0)
+        return g;
+    msg = stream_keep_message(r->s);
+    added = batch_hold_record(r->cur, rec, pos, bytes, msg, stream_free_message);
+    if (added <= 0)
+        stream_free_message(msg);
+    return added == 1 ? 1 : -1;
+}
+
 enum reader_outcome
 reader_run(struct stream *s, struct ring *ring, struct run_state *st, const struct conf *conf)
 {
@@ -249,7 +274,7 @@ reader_run(struct stream *s, struct ring *ring, struct run_state *st, const stru
         }
         atomic_store(&st->reader_idle, false);
         atomic_store(&st->received, msg.data_start);
-        if (!w2j_parse(&r.parser, msg.data, msg.len, &rec, &err))
+        if (!w2j_parse_in_place(&r.parser, msg.data, msg.len, &rec, &err))
         {
             log_error("could not decode the message at " LSN_FMT " of slot \"%s\": byte %zu: %s",
                       LSN_ARGS(msg.data_start), s->slot, err.offset, err.message);
@@ -260,19 +285,17 @@ reader_run(struct stream *s, struct ring *ring, struct run_state *st, const stru
             r.in_xact = true;
         else if (rec.action == W2J_COMMIT)
             r.in_xact = false;
-        if ((added = add(&r, &rec, msg.data_start, (uint32_t) msg.len)) <= 0)
+        if (batch_record_bytes(&rec) > (size_t) conf->ring_batch_bytes)
+            added = add_kept(&r, &rec, msg.data_start, (uint32_t) msg.len);
+        else
+            added = add(&r, &rec, msg.data_start, (uint32_t) msg.len);
+        if (added <= 0)
         {
             if (added < 0)
                 log_error("out of memory queueing the message at " LSN_FMT,
                           LSN_ARGS(msg.data_start));
             out = added == 0 ? READER_STOPPED : READER_FATAL;
             break;
-        }
-        /* a message this large would keep the parser's arena large: let it go */
-        if (r.parser.arena_cap > (size_t) conf->ring_batch_bytes * 4)
-        {
-            w2j_parser_free(&r.parser);
-            w2j_parser_init(&r.parser, NULL, NULL);
         }
     }
     if (out == READER_STOPPED)

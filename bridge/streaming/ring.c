@@ -110,8 +110,7 @@ ring_take_free(struct ring *r)
 
     if (!ck_ring_dequeue_spsc(&r->free, r->free_slots, &b))
         return NULL;
-    batch_reset(b);
-    return b;
+    return b; /* emptied by ring_reset or ring_give_back */
 }
 
 void
@@ -135,6 +134,7 @@ ring_take_full(struct ring *r)
 void
 ring_give_back(struct ring *r, struct batch *b)
 {
+    batch_reset(b); /* a held message goes now, not when the batch comes round again */
     ck_ring_enqueue_spsc(&r->free, r->free_slots, b);
     signal_fd(r->free_fd);
 }

@@ -55,7 +55,7 @@ void ring_push(struct ring *r, struct batch *b);
 /* Applier: the next filled batch, or NULL when none is waiting. */
 struct batch *ring_take_full(struct ring *r);
 
-/* Applier: give B back for reuse. */
+/* Applier: give B back for reuse, emptied (the message it held is freed). */
 void ring_give_back(struct ring *r, struct batch *b);
 
 /* Reset the eventfd FD after a poll said it was readable. */

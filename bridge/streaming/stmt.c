@@ -17,7 +17,19 @@
 
 #define FNV_PRIME        UINT64_C(1099511628211)
 #define KEYCHANGE_SALT   UINT64_C(0x9e3779b97f4a7c15)
+#define STAGED_SALT      UINT64_C(0xc2b2ae3d27d4eb4f)
 #define CACHE_BUCKETS    256
+
+/* Staged parts live until the commit: ON COMMIT DELETE ROWS empties the
+ * table (only when the transaction used it), and the key finds one value's
+ * parts among the others of the transaction. Stored as they come: the row
+ * compresses the whole value once, its parts need not be. */
+const char stmt_stage_table_sql[] =
+    "CREATE TEMPORARY TABLE memori_bridge_staged (id pg_catalog.int8, p pg_catalog.int4, "
+    "n pg_catalog.int4, part pg_catalog.text, PRIMARY KEY (id, p, n)) ON COMMIT DELETE ROWS; "
+    "ALTER TABLE pg_temp.memori_bridge_staged ALTER part SET STORAGE EXTERNAL";
+const char stmt_stage_sql[] = "INSERT INTO pg_temp.memori_bridge_staged (id, p, n, part) "
+                              "VALUES ($1, $2, $3, $4)";
 
 uint64_t
 stmt_fnv(uint64_t h, const void *p, size_t n)
@@ -89,12 +101,12 @@ shape_hash(const struct cat_table *t, const struct w2j_record *rec)
 
 static bool
 same_shape(const struct stmt *st, const struct cat_table *t, const struct w2j_record *rec,
-           bool keychange)
+           bool keychange, uint64_t staged)
 {
     uint32_t i;
 
     if (st->table != t || st->action != rec->action || st->keychange != keychange ||
-        st->ncolumns != rec->ncolumns || st->nidentity != rec->nidentity)
+        st->staged != staged || st->ncolumns != rec->ncolumns || st->nidentity != rec->nidentity)
         return false;
     for (i = 0; i < rec->ncolumns; i++)
         if (strcmp(st->names[i], rec->columns[i].name) != 0)
@@ -118,12 +130,29 @@ put_ident(FILE *f, const char *name)
     fputc('"', f);
 }
 
-/* "unnest($1::text[], ..., $N::text[]) AS u(p1, ..., pN)" */
+/* "unnest($1::text[], ..., $N::text[]) AS u(p1, ..., pN)", and around it,
+ * when ST stages values, the subquery that puts their parts together (stmt.h;
+ * OFFSET 0 keeps the planner from pulling it up, which would join the parts
+ * again at each use of the value) */
 static void
-put_unnest(FILE *f, int nparams)
+put_unnest(FILE *f, const struct stmt *st)
 {
-    int i;
+    int nparams = st->nparams, i;
 
+    if (st->staged != 0)
+    {
+        fputs("(SELECT ", f);
+        for (i = 1; i <= nparams; i++)
+            if (st->staged & (UINT64_C(1) << (i - 1)))
+                fprintf(f,
+                        "%s(SELECT pg_catalog.string_agg(s.part, '' ORDER BY s.n) FROM "
+                        "pg_temp.memori_bridge_staged s WHERE s.id = u.p%d::pg_catalog.int8 "
+                        "AND s.p = %d) AS p%d",
+                        i > 1 ? ", " : "", i, i - 1, i);
+            else
+                fprintf(f, "%su.p%d", i > 1 ? ", " : "", i);
+        fputs(" FROM ", f);
+    }
     fputs("unnest(", f);
     for (i = 1; i <= nparams; i++)
         fprintf(f, "%s$%d::text[]", i > 1 ? ", " : "", i);
@@ -131,6 +160,8 @@ put_unnest(FILE *f, int nparams)
     for (i = 1; i <= nparams; i++)
         fprintf(f, "%sp%d", i > 1 ? ", " : "", i);
     fputc(')', f);
+    if (st->staged != 0)
+        fputs(" OFFSET 0) AS u", f);
 }
 
 /* The statement's SQL. PTYPE[p] is the target type of parameter p, PCOL[p]
@@ -160,14 +191,14 @@ build_sql(const struct stmt *st, const char *const *pcol, const char *const *pty
             for (p = 0; p < st->nparams; p++)
                 fprintf(f, "%su.p%d::%s", p ? ", " : "", p + 1, ptype[p]);
             fputs(" FROM ", f);
-            put_unnest(f, st->nparams);
+            put_unnest(f, st);
             break;
         case W2J_UPDATE:
         case W2J_DELETE:
             if (st->by_text)
             {
                 fputs("WITH u AS (SELECT * FROM ", f);
-                put_unnest(f, st->nparams);
+                put_unnest(f, st);
                 fprintf(f, "), hit AS (SELECT s.ctid AS tid FROM ONLY %s AS s, u WHERE ", q);
                 for (p = 0; p < st->nkeys; p++)
                 {
@@ -211,7 +242,7 @@ build_sql(const struct stmt *st, const char *const *pcol, const char *const *pty
                       f);
             else
             {
-                put_unnest(f, st->nparams);
+                put_unnest(f, st);
                 fputs(" WHERE ", f);
                 for (p = 0; p < st->nkeys; p++)
                 {
@@ -234,7 +265,7 @@ build_sql(const struct stmt *st, const char *const *pcol, const char *const *pty
 
 static struct stmt *
 create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec, bool keychange,
-       uint64_t hash, struct stmt_error *err)
+       uint64_t staged, uint64_t hash, struct stmt_error *err)
 {
     uint32_t n = rec->ncolumns + rec->nidentity, i, j;
     struct stmt *st = calloc(1, sizeof(*st));
@@ -248,6 +279,7 @@ create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec, 
     st->table = t;
     st->action = rec->action;
     st->keychange = keychange;
+    st->staged = staged;
     st->ncolumns = rec->ncolumns;
     st->nidentity = rec->nidentity;
     st->names = calloc(n + 1, sizeof(char *));
@@ -407,7 +439,7 @@ fail:
 
 static struct stmt *
 find_or_create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec,
-               bool keychange, uint64_t hash, struct stmt_error *err)
+               bool keychange, uint64_t staged, uint64_t hash, struct stmt_error *err)
 {
     struct stmt *st;
     unsigned b;
@@ -424,9 +456,9 @@ find_or_create(struct stmt_cache *c, struct cat_table *t, const struct w2j_recor
     }
     b = (unsigned) (hash & (c->nbuckets - 1));
     for (st = c->buckets[b]; st != NULL; st = st->next)
-        if (st->hash == hash && same_shape(st, t, rec, keychange))
+        if (st->hash == hash && same_shape(st, t, rec, keychange, staged))
             return st;
-    st = create(c, t, rec, keychange, hash, err);
+    st = create(c, t, rec, keychange, staged, hash, err);
     if (st == NULL)
         return NULL;
     st->next = c->buckets[b];
@@ -461,14 +493,43 @@ stmt_changes_key(const struct stmt *st, const struct w2j_record *rec)
     return false;
 }
 
+const struct w2j_value *
+stmt_param_value(const struct stmt *st, const struct w2j_record *rec, int p)
+{
+    uint32_t i;
+
+    for (i = 0; i < rec->ncolumns; i++)
+        if (st->col_param[i] == p)
+            return &rec->columns[i].value;
+    for (i = 0; i < rec->nidentity; i++)
+        if (st->id_param[i] == p)
+            return &rec->identity[i].value;
+    return NULL;
+}
+
 struct stmt *
 stmt_lookup(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec,
-            struct stmt_error *err)
+            size_t stage_over, struct stmt_error *err)
 {
-    uint64_t h = shape_hash(t, rec);
-    struct stmt *st = find_or_create(c, t, rec, false, h, err);
+    uint64_t h = shape_hash(t, rec), staged = 0;
+    struct stmt *st = find_or_create(c, t, rec, false, 0, h, err);
+    int p;
 
     if (st != NULL && stmt_changes_key(st, rec))
-        st = find_or_create(c, t, rec, true, h ^ KEYCHANGE_SALT, err);
-    return st;
+    {
+        h ^= KEYCHANGE_SALT;
+        st = find_or_create(c, t, rec, true, 0, h, err);
+    }
+    if (st == NULL || stage_over == 0)
+        return st;
+    for (p = 0; p < st->nparams && p < 64; p++)
+    {
+        const struct w2j_value *v = stmt_param_value(st, rec, p);
+
+        if (v != NULL && v->text != NULL && v->len > stage_over)
+            staged |= UINT64_C(1) << p;
+    }
+    if (staged == 0)
+        return st;
+    return find_or_create(c, t, rec, st->keychange, staged, h ^ (STAGED_SALT * staged), err);
 }

@@ -16,6 +16,19 @@
  * row, and no value is ever spliced into SQL (DESIGN invariant 7). The arrays
  * travel in binary (text elements need no escaping and no parsing).
  *
+ * A value too large to send in one piece (stmt_lookup's STAGE_OVER) is
+ * staged: sent before its row, in parts, into the session's temporary table
+ * memori_bridge_staged (stmt_stage_sql), and the statement's arrays carry its
+ * row's staging id instead; the statement joins the parts back together
+ * where it reads the arrays, before anything else uses the value:
+ *
+ *   ... FROM (SELECT u.p1, (SELECT string_agg(s.part, '' ORDER BY s.n) FROM
+ *       pg_temp.memori_bridge_staged s WHERE s.id = u.p2::int8 AND s.p = 2) AS p2
+ *       FROM unnest($1::text[], $2::text[]) AS u(p1, p2) OFFSET 0) AS u
+ *
+ * libpq copies a statement's parameters whole into its send buffer, which it
+ * never shrinks; in parts, that buffer stays the size of one part.
+ *
  * A batch keeps the order of its rows: unnest() yields them in array order
  * and INSERT writes them in that order. An UPDATE or DELETE batch never holds
  * one key twice (the caller flushes first), so the order of a join cannot
@@ -63,6 +76,8 @@ struct stmt
     int nkey_src;            /* entries in key_src (the table's key columns) */
     int nparams;             /* parameters */
     bool single;             /* one row per statement */
+    uint64_t staged;         /* bit p: parameter p's values are staged, its array
+                              * elements staging ids (p < 64) */
     char name[24];           /* prepared statement name */
     bool prepared;           /* sent to the server on this connection */
     char *sql;               /* owned */
@@ -84,12 +99,23 @@ void stmt_cache_init(struct stmt_cache *c);
 void stmt_cache_clear(struct stmt_cache *c);
 
 /*
- * The statement for REC (I, U or D) on table T, created when new. Returns
- * NULL and fills *ERR when the record does not fit the table (a column the
- * target lacks, a key that cannot be found) or when out of memory.
+ * The statement for REC (I, U or D) on table T, created when new, in which
+ * the values of REC longer than STAGE_OVER bytes are staged (0: none is).
+ * Returns NULL and fills *ERR when the record does not fit the table (a
+ * column the target lacks, a key that cannot be found) or when out of memory.
  */
 struct stmt *stmt_lookup(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec,
-                         struct stmt_error *err);
+                         size_t stage_over, struct stmt_error *err);
+
+/* The value of REC that parameter P of ST carries. */
+const struct w2j_value *stmt_param_value(const struct stmt *st, const struct w2j_record *rec,
+                                         int p);
+
+/* The SQL that stages one part of a value: parameters $1 the staging id
+ * (int8), $2 the parameter (int4), $3 the part's number (int4), $4 the part
+ * (text). The table is made by stmt_stage_table_sql. */
+extern const char stmt_stage_sql[];
+extern const char stmt_stage_table_sql[];
 
 /* Does the UPDATE REC change the primary key, under statement ST? */
 bool stmt_changes_key(const struct stmt *st, const struct w2j_record *rec);
@@ -134,9 +160,10 @@ uint64_t stmt_key_hash(const struct stmt *st, const struct w2j_record *rec);
 bool stmt_batch_has_key(const struct stmt_batch *b, uint64_t key);
 
 /* Add REC to B, which must be empty or hold rows of ST. KEY is its
- * stmt_key_hash (0: none, not remembered). Returns false when out of memory. */
+ * stmt_key_hash (0: none, not remembered). STAGE_ID is the staging id of its
+ * staged values (when ST stages any). Returns false when out of memory. */
 bool stmt_batch_add(struct stmt_batch *b, struct stmt *st, const struct w2j_record *rec,
-                    uint64_t key);
+                    uint64_t key, uint64_t stage_id);
 
 /* Finish the arrays of B for sending: fills b->values, lengths and formats.
  * Returns the number of parameters. */

@@ -213,8 +213,30 @@ add_key(struct stmt_batch *b, uint64_t key)
     return true;
 }
 
+/* Append V, the value of parameter P of ST, to B's array P; STAGE_ID in its
+ * stead when P is staged. */
+static bool
+add_value(struct stmt_batch *b, const struct stmt *st, int p, const struct w2j_value *v,
+          uint64_t stage_id)
+{
+    char id[24];
+    struct w2j_value staged = {.kind = W2J_KIND_NUMBER, .text = id};
+
+    if (p < 64 && (st->staged & (UINT64_C(1) << p)))
+    {
+        staged.len = (size_t) snprintf(id, sizeof(id), "%llu", (unsigned long long) stage_id);
+        v = &staged;
+    }
+    if (!append_element(&b->params[p], v))
+        return false;
+    b->hasnull[p] |= v->text == NULL;
+    b->bytes += v->len;
+    return true;
+}
+
 bool
-stmt_batch_add(struct stmt_batch *b, struct stmt *st, const struct w2j_record *rec, uint64_t key)
+stmt_batch_add(struct stmt_batch *b, struct stmt *st, const struct w2j_record *rec, uint64_t key,
+               uint64_t stage_id)
 {
     uint32_t i;
 
@@ -235,23 +257,15 @@ stmt_batch_add(struct stmt_batch *b, struct stmt *st, const struct w2j_record *r
     {
         int p = st->id_param[i];
 
-        if (p < 0)
-            continue;
-        if (!append_element(&b->params[p], &rec->identity[i].value))
+        if (p >= 0 && !add_value(b, st, p, &rec->identity[i].value, stage_id))
             return false;
-        b->hasnull[p] |= rec->identity[i].value.text == NULL;
-        b->bytes += rec->identity[i].value.len;
     }
     for (i = 0; i < rec->ncolumns; i++)
     {
         int p = st->col_param[i];
 
-        if (p < 0)
-            continue;
-        if (!append_element(&b->params[p], &rec->columns[i].value))
+        if (p >= 0 && !add_value(b, st, p, &rec->columns[i].value, stage_id))
             return false;
-        b->hasnull[p] |= rec->columns[i].value.text == NULL;
-        b->bytes += rec->columns[i].value.len;
     }
     if (key != 0 && !add_key(b, key))
         return false;

@@ -411,6 +411,21 @@ stream_read(struct stream *s, struct stream_msg *msg, int timeout_ms, int wake_f
     return -1;
 }
 
+void *
+stream_keep_message(struct stream *s)
+{
+    void *buf = s->copybuf;
+
+    s->copybuf = NULL;
+    return buf;
+}
+
+void
+stream_free_message(void *buf)
+{
+    PQfreemem(buf);
+}
+
 bool
 stream_send_status(struct stream *s, lsn_t flushed, bool reply)
 {

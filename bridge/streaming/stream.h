@@ -8,7 +8,10 @@
  * said its end is (server_end, from keepalives).
  *
  * Messages are read with PQgetCopyData, which hands over a buffer libpq
- * allocated; a message stays valid until the next stream_read.
+ * allocated; a message stays valid until the next stream_read, unless the
+ * caller keeps its buffer (stream_keep_message). libpq itself keeps a copy
+ * of the largest message in its input buffer for as long as the connection
+ * lasts: it never shrinks that buffer.
  */
 #ifndef MB_STREAM_H
 #define MB_STREAM_H
@@ -45,7 +48,8 @@ enum stream_msg_kind
 struct stream_msg
 {
     enum stream_msg_kind kind;
-    const char *data;   /* XLogData: the wal2json message; borrowed until the next read */
+    char *data;         /* XLogData: the wal2json message; borrowed until the next
+                         * read, which may overwrite it (decoding in place) */
     size_t len;         /* bytes at data */
     lsn_t data_start;   /* XLogData: the WAL position of the message */
     lsn_t wal_end;      /* the server's end of WAL sent (keepalive), or the message's */
@@ -93,6 +97,16 @@ bool stream_open(struct stream *s, const struct stream_options *opts,
  */
 int stream_read(struct stream *s, struct stream_msg *msg, int timeout_ms, int wake_fd,
                 enum pgconn_failure *failure);
+
+/*
+ * Hand the buffer of the last message read over to the caller, who frees it
+ * with stream_free_message(), so that what was decoded from it in place
+ * outlives the next stream_read. Returns NULL when there is none.
+ */
+void *stream_keep_message(struct stream *s);
+
+/* Free a buffer from stream_keep_message(). */
+void stream_free_message(void *buf);
 
 /* Send standby status: written = S->received (at least FLUSHED), flushed and
  * applied = FLUSHED. REPLY asks the server to answer. Returns false on failure

@@ -6,8 +6,11 @@
  * reused across inputs, as the reader thread reuses its parser. On success
  * the record must be self-consistent and render (text and JSON) without
  * trouble; on failure the error must point inside the input, be one line, and
- * never be an "internal error" (the arena bound of w2j.c failing). Any crash, read out
- * of bounds, leak or undefined behaviour is found by the sanitizers.
+ * never be an "internal error" (the arena bound of w2j.c failing). Each input
+ * is also parsed in place (w2j_parse_in_place, on an exactly sized copy, by a
+ * parser with the same limits), which must give the same record or the same
+ * error at the same byte. Any crash, read out of bounds, leak or undefined
+ * behaviour is found by the sanitizers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +18,11 @@
 
 #include "bridge/cmd/render.h"
 #include "decoder/w2j.h"
+#include "tests/unit/w2j_both.h"
 
-static struct w2j_parser wide, tight;
+static struct w2j_parser wide, tight, wide_place, tight_place;
+static struct w2j_both wide2 = {.arena = &wide, .place = &wide_place};
+static struct w2j_both tight2 = {.arena = &tight, .place = &tight_place};
 static FILE *devnull;
 
 static void
@@ -47,29 +53,31 @@ check_columns(const struct w2j_column *cols, uint32_t n)
 }
 
 static void
-one(struct w2j_parser *p, const uint8_t *data, size_t size)
+one(struct w2j_both *b, const uint8_t *data, size_t size)
 {
-    struct w2j_record r;
-    struct w2j_error err;
+    const struct w2j_record *r = &b->arena_rec;
+    const struct w2j_error *err = &b->arena_err;
 
-    if (!w2j_parse(p, (const char *) data, size, &r, &err))
+    if (w2j_both(b, (const char *) data, size) != NULL)
+        abort(); /* in place and in the arena differ */
+    if (!b->arena_good)
     {
-        if (err.offset > size || err.message[0] == '\0' ||
-            strncmp(err.message, "internal error", 14) == 0 || strchr(err.message, '\n') != NULL)
+        if (err->offset > size || err->message[0] == '\0' ||
+            strncmp(err->message, "internal error", 14) == 0 || strchr(err->message, '\n') != NULL)
             abort(); /* past the input, empty, the arena bound broken, or not one line */
         return;
     }
-    if (strchr("BCIUDTM", (int) r.action) == NULL)
+    if (strchr("BCIUDTM", (int) r->action) == NULL)
         abort();
-    check_string(r.timestamp, r.timestamp_len);
-    check_string(r.schema, r.schema_len);
-    check_string(r.table, r.table_len);
-    check_string(r.prefix, r.prefix_len);
-    check_string(r.content, r.content_len);
-    check_columns(r.columns, r.ncolumns);
-    check_columns(r.identity, r.nidentity);
-    render_text(devnull, &r, RENDER_TYPES);
-    render_json(devnull, &r);
+    check_string(r->timestamp, r->timestamp_len);
+    check_string(r->schema, r->schema_len);
+    check_string(r->table, r->table_len);
+    check_string(r->prefix, r->prefix_len);
+    check_string(r->content, r->content_len);
+    check_columns(r->columns, r->ncolumns);
+    check_columns(r->identity, r->nidentity);
+    render_text(devnull, r, RENDER_TYPES);
+    render_json(devnull, r);
 }
 
 int
@@ -81,6 +89,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     (void) argv;
     w2j_parser_init(&wide, NULL, NULL);
     w2j_parser_init(&tight, &lim, NULL);
+    w2j_parser_init(&wide_place, NULL, NULL);
+    w2j_parser_init(&tight_place, &lim, NULL);
     devnull = fopen("/dev/null", "w");
     return devnull == NULL;
 }
@@ -88,7 +98,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    one(&wide, data, size);
-    one(&tight, data, size);
+    one(&wide2, data, size);
+    one(&tight2, data, size);
     return 0;
 }

@@ -32,6 +32,37 @@ MEMORI_DB_PASSWORD= docker-compose -f "$compose_dir/docker-compose.yml" config -
     grep -q "set MEMORI_DB_PASSWORD" "$MB_TMP/dc.err" && mb_ok "a missing password is refused by name" ||
         mb_fail "no password: $(cat "$MB_TMP/dc.err")"
 }
+# the PgBouncer of the runbook "Cutover with no failed writes", behind a profile
+MEMORI_DB_PASSWORD=test-only docker-compose -f "$compose_dir/docker-compose.yml" --profile pgbouncer config >"$MB_TMP/pgb.yml" 2>"$MB_TMP/dc.err" ||
+    mb_fail "docker-compose --profile pgbouncer config: $(cat "$MB_TMP/dc.err")"
+for want in "network_mode: host" "/etc/pgbouncer/pgbouncer.ini:ro" ":/etc/pgbouncer/memori:rw" "dockerfile: pgbouncer.Dockerfile" \
+    "- pgbouncer"; do
+    grep -qF -- "$want" "$MB_TMP/pgb.yml" || mb_fail "the pgbouncer service lacks \"$want\""
+done
+ini=$(sed -n 's#.*- \(/[^:]*\):/etc/pgbouncer/pgbouncer.ini:ro#\1#p' "$MB_TMP/pgb.yml")
+cmp -s "$ini" "$MB_SOURCE_DIR/config/pgbouncer.ini" && mb_ok "the pgbouncer service: host network, config/pgbouncer.ini, its entry's folder mounted" ||
+    mb_fail "the pgbouncer service mounts '$ini'"
+for want in "listen_addr = 127.0.0.1" "pool_mode = transaction" "%include /etc/pgbouncer/memori/memori.ini" "admin_users = pgbouncer"; do
+    grep -qxF -- "$want" "$MB_SOURCE_DIR/config/pgbouncer.ini" || mb_fail "config/pgbouncer.ini lacks \"$want\""
+done
+# the shipped config, as it is, starts a real PgBouncer (its paths moved here)
+mkdir -p "$MB_TMP/pgb/memori"
+port=$(shuf -i 20000-31999 -n 1)
+sed -e "s#/etc/pgbouncer/memori#$MB_TMP/pgb/memori#" -e "s#^listen_port = 6432#listen_port = $port#" \
+    -e "s#^\\[pgbouncer\\]#[pgbouncer]\\nlogfile = $MB_TMP/pgb/log#" \
+    "$MB_SOURCE_DIR/config/pgbouncer.ini" >"$MB_TMP/pgb/pgbouncer.ini"
+cp "$compose_dir/pgbouncer/memori.ini.example" "$MB_TMP/pgb/memori/memori.ini"
+cp "$compose_dir/pgbouncer/userlist.txt.example" "$MB_TMP/pgb/memori/userlist.txt"
+chmod a+x "$MB_TMP" && chmod -R a+rwX "$MB_TMP/pgb"
+if runuser -u nobody -- pgbouncer -v "$MB_TMP/pgb/pgbouncer.ini" >"$MB_TMP/pgb/out" 2>&1 &
+    pid=$! && sleep 1 && kill -0 "$pid" 2>/dev/null; then
+    mb_ok "config/pgbouncer.ini with the example entry and users: PgBouncer starts"
+    kill -TERM "$pid"
+    wait "$pid" 2>/dev/null
+else
+    mb_fail "PgBouncer does not start with config/pgbouncer.ini: $(tail -5 "$MB_TMP/pgb/out" "$MB_TMP/pgb/log" 2>/dev/null)"
+fi
+
 # the pinned minor knows output_plugin_libraries (17.11 and later)
 minor=$(sed -n 's/^ARG PG_IMAGE=postgres:17\.\([0-9]*\)-alpine$/\1/p' "$compose_dir/Dockerfile")
 [ -n "$minor" ] && [ "$minor" -ge 11 ] && mb_ok "the Dockerfile pins PostgreSQL 17.$minor" || mb_fail "the Dockerfile's image: minor '$minor'"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # demo: the README's first command. memori-bridge demo runs the whole life
 # cycle and exits 0 with every verify equal and every acknowledged write on
-# both sides; it prints the summary, never a password, and leaves no cluster,
+# both sides; its agents write through a PgBouncer that cutover and rollback
+# switch, and none of their writes is refused; it prints the summary, never a password, and leaves no cluster,
 # process or directory behind: not when it passes, not on Ctrl-C (SIGINT),
 # and not when it is killed outright (its watchdog cleans up).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,20 +26,24 @@ cat "$MB_TMP/demo.out" >>"$MB_OUT"
 for want in "== init: copy the source to the target" "== run: stream the changes" "memori-bridge: lag applied=" \
     "== verify while streaming" "verdict: equal" "== cutover" "cutover done: writes were paused for" \
     "== writes go on, on the target" "== rollback" "rollback done: writes were paused for" \
-    "== verify after rollback" "memori-bridge demo: summary" "demo: passed: every verify equal, nothing lost" \
+    "== verify after rollback" "memori-bridge demo: summary" "PgBouncer (transaction pooling)" "demo: passed: every verify equal, nothing lost" \
     "(Supabase's roles: postgres, no superuser)" "the bridge connects as postgres, not a superuser"; do
     grep -qF -- "$want" "$MB_TMP/demo.out" || mb_fail "the demo did not show \"$want\""
 done
 grep -Eq '^  verify after rollback +[0-9.]+ s +equal' "$MB_TMP/demo.out" || mb_fail "the summary lacks an equal verify after rollback"
 grep -Eq '^  nothing lost +[0-9.]+ s +the [1-9][0-9]* memories the agents were told committed: on both sides' "$MB_TMP/demo.out" &&
     mb_ok "the summary: every acknowledged memory on both sides" || mb_fail "the summary lacks the agents' check"
-grep -Eq '^  cutover +[0-9.]+ s +writes paused [0-9.]+ ms' "$MB_TMP/demo.out" || mb_fail "the summary lacks the cutover's pause"
+grep -Eq '^  cutover +[0-9.]+ s +PgBouncer held writes [0-9.]+ ms \(fence [0-9.]+ ms\)' "$MB_TMP/demo.out" || mb_fail "the summary lacks the cutover's pause"
+grep -Eq '^  agents +[1-9][0-9]* writes through PgBouncer, 0 refused' "$MB_TMP/demo.out" &&
+    mb_ok "the summary: the agents wrote through PgBouncer, 0 refused" || mb_fail "the summary lacks the agents' 0 refused"
+grep -Eq '^  writes go on, on the target +[0-9.]+ s +[1-9][0-9]* writes by [0-9]+ agents, through PgBouncer to the target' "$MB_TMP/demo.out" ||
+    mb_fail "the summary does not show the agents writing to the target through PgBouncer"
 if grep -E 'password=[^ *(]' "$MB_TMP/demo.out" | grep -v '(hidden)' | grep -q .; then
     mb_fail "a password in the demo's output: $(grep -E 'password=[^ *(]' "$MB_TMP/demo.out" | head -2)"
 else
     mb_ok "no password in the output"
 fi
-grep -q 'postgresql://postgres:\*\*\*\*\*\*\*\*@127.0.0.1' "$MB_TMP/demo.out" || mb_fail "the URL is not masked"
+grep -q 'MEMORI_DATABASE_URL stays as it is' "$MB_TMP/demo.out" || mb_fail "the demo does not say the URL stays"
 [ "$(leftovers)" = "$before" ] && mb_ok "nothing left behind" || mb_fail "left behind: $(leftovers)"
 
 # Ctrl-C in the middle: torn down, exit 1

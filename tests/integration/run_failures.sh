@@ -98,7 +98,7 @@ mb_expect 1 "could not connect to the target \\(host=127\\.0\\.0\\.1 port=$port 
     run --source "$SRC" --target "postgresql://postgres:pgh-secret@127.0.0.1:$port/postgres" && mb_ok "unreachable target named"
 
 # the decision record's MEMORI_DATABASE_URL, used as it stands: named, with the fix
-mb_expect 1 'the source connection string is not valid: extra key/value separator "=" in URI query parameter: "options"; percent-encode the value in a URI: \?options=-c%20search_path%3Dmemori%2Cpublic' \
+mb_expect 2 'the source connection string is not valid: extra key/value separator "=" in URI query parameter: "options"; percent-encode the value in a URI: \?options=-c%20search_path%3Dmemori%2Cpublic' \
     run --source "postgresql://postgres:$PGH_PASSWORD@127.0.0.1:$PGH_1_PORT/postgres?options=-c search_path=memori,public" \
     --target "$DST" && mb_ok "an unencoded options= in a URI: named, with the encoded form"
 
@@ -125,6 +125,19 @@ kill -TERM "$first"
 wait "$first"
 status=$?
 [ "$status" -eq 0 ] && mb_ok "SIGTERM: exit 0" || mb_fail "SIGTERM: exit $status"
+
+# a sequence the target will not take (its MAXVALUE is below the source's
+# position): run warns, with the whole sentence, and goes on to the end
+mb_sql "$DST" "ALTER SEQUENCE memori.entities_id_seq MAXVALUE 2"
+mb_sql "$SRC" "INSERT INTO memori.entities (user_id, entity_name) SELECT 'u', 'e' || g FROM generate_series(1, 5) g"
+end=$(mb_val "$SRC" "SELECT pg_current_wal_lsn()")
+mb_expect 0 "warning: could not bring the target's sequences up to the source's \\(the line above says which and why\\); cutover sets them exactly while writers are paused, and the streamed rows do not depend on them\$" \
+    run --source "$SRC" --target "$DST" --stop-at "$end" --lag-interval 0 &&
+    mb_ok "sequences the target refuses: a whole warning, and the run goes on"
+grep -q 'could not set sequence memori.entities_id_seq on the target: setval: value 6 is out of bounds' "$MB_TMP/err" ||
+    mb_fail "the line before the warning does not name the sequence: $(cat "$MB_TMP/err")"
+mb_sql "$DST" "ALTER SEQUENCE memori.entities_id_seq NO MAXVALUE"
+mb_compare memori.entities "SELECT id, user_id, entity_name FROM memori.entities ORDER BY 1"
 
 # usage
 mb_expect 2 "run: no target connection string; give --target DSN, set MEMORI_BRIDGE_TARGET" \

@@ -13,6 +13,13 @@
  * prints one line of figures: writes, switches, and the longest time one write
  * waited from its first attempt to its acknowledgement. Any other error ends
  * it with status 1.
+ *
+ * With TARGET_DSN "-" it is a plain application, as most are: it connects
+ * once (to a PgBouncer, say), never reconnects and never follows anything. A
+ * write that fails, for whatever reason, is counted, its first lines go to
+ * stderr, and it goes on with the next write (an insert's id is not used
+ * again, so a failed insert that did commit shows up as an extra row). Its
+ * figures then end with "; N failed".
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -78,7 +85,8 @@ main(int argc, char **argv)
     static struct row rows[MAX_ROWS];
     const char *dsn[2];
     int side = 0, nrows = 0, switches = 0, index;
-    long next_id, writes = 0, delay;
+    long next_id, writes = 0, delay, failed = 0;
+    bool plain;
     double longest = 0;
     PGconn *conn;
     FILE *dump;
@@ -91,6 +99,7 @@ main(int argc, char **argv)
     }
     dsn[0] = argv[1];
     dsn[1] = argv[2];
+    plain = strcmp(dsn[1], "-") == 0;
     index = argc > 4 ? (int) strtol(argv[4], NULL, 10) : 0;
     delay = argc > 5 ? strtol(argv[5], NULL, 10) : 2000;
     next_id = 10000000L + (long) index * 1000000L;
@@ -139,6 +148,17 @@ main(int argc, char **argv)
                 }
                 done = true;
             }
+            else if (plain)
+            {
+                /* a plain application: the write is lost, the next one goes on */
+                if (failed++ < 5)
+                    fprintf(stderr, "switch_writer: %s failed: %s", sql, PQerrorMessage(conn));
+                PQclear(res);
+                if (pick < 0)
+                    next_id++;
+                pick = -2;
+                break;
+            }
             else if (state != NULL && strcmp(state, "25006") == 0)
             {
                 /* fenced: memori moved; follow it */
@@ -157,7 +177,9 @@ main(int argc, char **argv)
             PQclear(res);
         }
         /* acknowledged: into the model */
-        if (pick < 0)
+        if (pick == -2)
+            ;
+        else if (pick < 0)
         {
             if (nrows == MAX_ROWS)
                 break;
@@ -168,7 +190,7 @@ main(int argc, char **argv)
             rows[pick].version++;
         else
             rows[pick] = rows[--nrows];
-        writes++;
+        writes += pick != -2;
         if (now_ms() - first > longest)
             longest = now_ms() - first;
         if (delay > 0)
@@ -186,7 +208,13 @@ main(int argc, char **argv)
     for (i = 0; i < nrows; i++)
         fprintf(dump, "%ld\tw%ld-v%ld\n", rows[i].id, rows[i].id, rows[i].version);
     fclose(dump);
-    printf("writer %d: %ld writes, %d rows, %d switches, longest wait %.1f ms, on the %s\n", index,
-           writes, nrows, switches, longest, side ? "target" : "source");
+    printf("writer %d: %ld writes, %d rows, %d switches, longest wait %.1f ms, on the %s", index,
+           writes, nrows, switches, longest,
+           plain  ? "one connection"
+           : side ? "target"
+                  : "source");
+    if (plain)
+        printf("; %ld failed", failed);
+    printf("\n");
     return 0;
 }

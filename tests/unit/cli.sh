@@ -69,6 +69,58 @@ if [ "$(sed "s/'//g" "$tmp/a.txt")" != "$(sed "s/'//g" "$tmp/b.txt")" ]; then
     echo "FAIL: --json does not decode back: $(cat "$tmp/a.txt") vs $(cat "$tmp/b.txt")"; failures=$((failures + 1))
 fi
 
+# --config must name a file: a directory or a device is a usage error that
+# names the path
+expect 2 "configuration file \"$tmp\" is a directory, not a file; give --config the path of a file" \
+    "$bridge" --config "$tmp" status
+expect 2 'configuration file "/dev/null" is a device or socket, not a file' "$bridge" --config /dev/null status
+expect 2 "could not open configuration file \"$tmp/missing.conf\": No such file or directory" \
+    "$bridge" --config "$tmp/missing.conf" status
+# (a pipe is a file's text too: --config <(...))
+expect 2 "status: no target connection string" "$bridge" --config <(printf 'source = host=h\n') status
+
+# A garbage configuration file is told by its line number, never by its
+# bytes; a key is named only when it is printable and short. Exactly one
+# error line, for the first bad line.
+# garbage CODE PATTERN CONTENT: a file holding CONTENT (printf format) is refused so
+garbage() {
+    printf "$3" >"$tmp/garbage.conf"
+    expect "$1" "$2" "$bridge" --config "$tmp/garbage.conf" status
+    if LC_ALL=C grep -q '[^ -~]' "$tmp/err"; then
+        echo "FAIL: raw bytes echoed: $(od -c "$tmp/err" | head -5)"
+        failures=$((failures + 1))
+    fi
+    if [ "$(grep -c 'error: ' "$tmp/err")" -ne 1 ]; then
+        echo "FAIL: expected one error line: $(cat -v "$tmp/err")"
+        failures=$((failures + 1))
+    fi
+}
+garbage 2 'garbage.conf:2: not text \(a control character or bytes that are not UTF-8\)' 'slot = s\n\001\002\377\376 = 1\n'
+garbage 2 'garbage.conf:2: not text' 'slot = s\nschemas = mem\377ri\n'
+garbage 2 'garbage.conf:3: not text \(a NUL byte\)' '# c\nslot = s\n\000\001ELF\n'
+garbage 2 'garbage.conf:1: not text' '[\001\377]\nslot = s\n'
+garbage 2 'garbage.conf:2: not a setting \(write key = value\)$' 'slot = s\njust some words\n'
+garbage 2 'garbage.conf:2: unknown key "nonsense"; memori-bridge --print-config lists the keys$' 'slot = s\nnonsense = 1\n'
+garbage 2 'garbage.conf:1: unknown key \(a name not shown\)' "$(printf 'k%.0s' {1..60}) = 1\\n"
+garbage 2 'garbage.conf:2: unknown section \(a name not shown\)' "[$(printf 's%.0s' {1..60})]\\nslot = s\\n"
+garbage 2 'garbage.conf:1: "many" is not a whole number for jobs$' 'jobs = many\nslot = s\n'
+# the first bad line is the one told, whatever kind the later ones are
+garbage 2 'garbage.conf:1: not a setting' 'words\nnonsense = 1\n'
+garbage 2 'garbage.conf:2: unknown key "nonsense"' 'slot = s\nnonsense = 1\nwords\nother = 2\n'
+# a line inih would cut in two is refused whole, by number
+garbage 2 'garbage.conf:2: the line is longer than 199 bytes.*MEMORI_BRIDGE_SOURCE' \
+    "slot = s\\nsource = host=h password=$(printf 'p%.0s' {1..200})\\n"
+expect 2 'option --jobs: the value is not a whole number for jobs$' "$bridge" --jobs $'\001x' status
+
+# settings that contradict each other are refused, both named
+expect 2 'error: --reconnect-min 60s is more than --reconnect-max 1s: .*; lower --reconnect-min or raise --reconnect-max \(reconnect_min and reconnect_max in the configuration file\)$' \
+    "$bridge" --reconnect-min 60s --reconnect-max 1s status
+printf 'reconnect_max = 2s\n' >"$tmp/recon.conf"
+expect 2 'error: --reconnect-min 5s is more than --reconnect-max 2s' "$bridge" --config "$tmp/recon.conf" --reconnect-min 5s status
+expect 2 'status: no source connection string' "$bridge" --reconnect-min 2s --reconnect-max 2s status
+expect 2 '--schemas "memori,,app" lists an empty schema name' "$bridge" --schemas memori,,app status
+expect 2 '--schemas "memori, " lists an empty schema name' "$bridge" --schemas 'memori, ' status
+
 # the example configuration is --print-config, and names the settings --help names
 "$bridge" --print-config >"$tmp/example" 2>&1
 if ! diff -u "${MB_SOURCE_DIR:?}/config/memori-bridge.conf.example" "$tmp/example" >"$tmp/diff"; then

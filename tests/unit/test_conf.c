@@ -377,6 +377,94 @@ Test(conf, refuses_a_missing_configuration_file)
     expect_usage(args);
 }
 
+Test(conf, refuses_a_directory_or_a_device_as_the_configuration_file)
+{
+    char *dir[] = {"memori-bridge", "--config", "/tmp", "run", NULL};
+    char *dev[] = {"memori-bridge", "--config", "/dev/null", "run", NULL};
+
+    expect_usage(dir);
+    expect_usage(dev);
+}
+
+Test(conf, reads_the_configuration_file_from_a_pipe)
+{
+    struct conf c;
+    int fds[2];
+    char path[32];
+    char *args[] = {"memori-bridge", "--config", path, "run", NULL};
+    const char text[] = "slot = piped\n";
+
+    cr_assert(eq(int, pipe(fds), 0));
+    cr_assert(eq(sz, (size_t) write(fds[1], text, sizeof(text) - 1), sizeof(text) - 1));
+    close(fds[1]);
+    snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+    load_ok(&c, args);
+    expect_str(c.slot, "piped");
+    conf_free(&c);
+    close(fds[0]);
+}
+
+Test(conf, refuses_a_file_that_is_not_text)
+{
+    expect_file_refused("slot = s\n\001\002\377 = 1\n");
+    expect_file_refused("slot = s\nschemas = mem\377ri\n");
+    expect_file_refused("slot = \033[31mred\n");
+}
+
+Test(conf, refuses_a_line_longer_than_the_parser_holds)
+{
+    char text[400];
+
+    snprintf(text, sizeof(text), "slot = %0300d\n", 7);
+    expect_file_refused(text);
+    snprintf(text, sizeof(text), "schemas = %0190d\n", 7); /* 200 bytes */
+    expect_file_refused(text);
+}
+
+Test(conf, takes_a_line_as_long_as_the_parser_holds)
+{
+    struct conf c;
+    char path[32], text[256], want[200];
+    char *args[] = {"memori-bridge", "--config", path, "run", NULL};
+
+    /* 199 bytes with "schemas = ", not counting the line's end */
+    snprintf(want, sizeof(want), "%0189d", 7);
+    snprintf(text, sizeof(text), "schemas = %s\n", want);
+    write_temp(text, path);
+    load_ok(&c, args);
+    expect_str(c.schemas, want);
+    conf_free(&c);
+    unlink(path);
+}
+
+Test(conf, refuses_reconnect_min_above_reconnect_max)
+{
+    struct conf c;
+    char *both[] = {
+        "memori-bridge", "--reconnect-min", "60s", "--reconnect-max", "1s", "run", NULL};
+    char *min_only[] = {"memori-bridge", "--reconnect-min", "31s", "run", NULL};
+    char *equal[] = {
+        "memori-bridge", "--reconnect-min", "2s", "--reconnect-max", "2s", "run", NULL};
+
+    expect_usage(both);
+    expect_usage(min_only); /* the longest is 30 s unless set */
+    load_ok(&c, equal);
+    cr_assert(eq(i64, c.reconnect_min_ms, 2000));
+    cr_assert(eq(i64, c.reconnect_max_ms, 2000));
+    conf_free(&c);
+}
+
+Test(conf, refuses_an_empty_schema_name)
+{
+    char *middle[] = {"memori-bridge", "--schemas", "memori,,app", "run", NULL};
+    char *last[] = {"memori-bridge", "--schemas", "memori, ", "run", NULL};
+    char *none[] = {"memori-bridge", "--schemas=", "run", NULL};
+
+    expect_usage(middle);
+    expect_usage(last);
+    expect_usage(none);
+}
+
 Test(conf, help_and_version_before_the_command)
 {
     struct conf c;
@@ -418,6 +506,26 @@ Test(conf, registers_the_passwords_it_reads_as_secrets)
     snprintf(line, sizeof(line), "a sourcepw1 b targetpw2 c environpw3");
     secret_scrub(line, sizeof(line));
     expect_str(line, "a ******** b ******** c ********");
+    conf_free(&c);
+}
+
+/* The passwords of DSN flags are blanked in ARGV itself (both forms, both
+ * syntaxes), after conf_load took its copies; the rest of ARGV stays. */
+Test(conf, hides_the_passwords_of_the_command_line)
+{
+    struct conf c;
+    char a1[] = "--source", a2[] = "host=s user=alice password=sourcepw1 dbname=d";
+    char a3[] = "--target=postgresql://bob:targetpw2@h:5433/db?sslmode=disable";
+    char a4[] = "--slot", a5[] = "password=notadsn", a6[] = "run";
+    char *args[] = {"memori-bridge", a1, a2, a3, a4, a5, a6, NULL};
+
+    load_ok(&c, args);
+    conf_hide_passwords(&c);
+    expect_str(a2, "host=s user=alice password=********* dbname=d");
+    expect_str(a3, "--target=postgresql://bob:*********@h:5433/db?sslmode=disable");
+    expect_str(a5, "password=notadsn"); /* --slot's value is no connection string */
+    expect_str(c.source, "host=s user=alice password=sourcepw1 dbname=d");
+    expect_str(c.target, "postgresql://bob:targetpw2@h:5433/db?sslmode=disable");
     conf_free(&c);
 }
 

@@ -1,6 +1,7 @@
 /*
- * test_ring.c - batches (records copied out of the decoder's arena) and the
- * ring that hands them from the reader thread to the applier thread.
+ * test_ring.c - batches (records copied out of the message they were
+ * decoded in, or holding that message) and the ring that hands them from the
+ * reader thread to the applier thread.
  *
  * The threaded tests wait the way ring.h says the bridge does: poll() the
  * ring's eventfd, then ring_clear(), then take again. Only the test's main
@@ -184,6 +185,59 @@ Test(batch, batch_with_records_refuses_an_oversized_one)
     cr_assert(eq(sz, b.size, 512));
     cr_assert(eq(u32, b.nitems, 1));
     batch_free(&b);
+}
+
+/* What a held message's free function was given. */
+static void *freed;
+static int nfreed;
+
+static void
+count_free(void *p)
+{
+    freed = p;
+    nfreed++;
+    free(p);
+}
+
+Test(batch, holds_a_message_too_large_to_copy_and_frees_it_when_given_back)
+{
+    struct ring ring;
+    struct batch *b;
+    char *msg = malloc(256), other[256];
+    struct w2j_column cols[2], ident[1], cols2[2], ident2[1];
+    struct w2j_record r, small;
+    const struct w2j_record *h;
+
+    cr_assert_not_null(msg);
+    r = record_in(msg, cols, ident, "held, not copied");
+    small = record_in(other, cols2, ident2, "small");
+    cr_assert(ring_init(&ring, 2, 4096));
+    b = ring_take_free(&ring);
+    cr_assert_not_null(b);
+    cr_assert(gt(sz, batch_record_bytes(&r), 16));
+    cr_assert(eq(int, batch_hold_record(b, &r, 0x3000148, 321, msg, count_free), 1));
+    h = &b->items[0].rec;
+    /* the strings stay in the message, the columns are the batch's own */
+    cr_assert(eq(ptr, (void *) h->schema, msg));
+    cr_assert(eq(ptr, (void *) h->columns[0].name, msg + 16));
+    cr_assert(ne(ptr, (void *) h->columns, cols));
+    memset(cols, 0, sizeof(cols));
+    expect_str(h->columns[1].value.text, "held, not copied");
+    expect_str(h->identity[0].name, "id");
+    cr_assert(eq(u64, b->items[0].pos, 0x3000148));
+    /* one held message per batch; copies may follow it */
+    cr_assert(eq(int, batch_hold_record(b, &small, 2, 100, other, count_free), 0));
+    cr_assert(eq(int, batch_add_record(b, &small, 3, 100), 1));
+    ring_push(&ring, b);
+    cr_assert(eq(ptr, ring_take_full(&ring), b));
+    cr_assert(eq(int, nfreed, 0));
+    ring_give_back(&ring, b);
+    cr_assert(eq(int, nfreed, 1), "the message is freed when the batch is given back");
+    cr_assert(eq(ptr, freed, msg));
+    cr_assert(zero(ptr, b->held));
+    cr_assert(eq(u32, b->nitems, 0));
+    ring_destroy(&ring);
+    cr_assert(eq(int, nfreed, 1));
 }
 
 /* ---- the ring ---- */

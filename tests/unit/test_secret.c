@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,4 +405,94 @@ Test(secret, reads_the_names_of_a_dsn_libpq_cannot_parse)
      * the password inside it */
     secret_add_dsn("user=u dbname='x=zed99pw' password=zed99pw port 5432");
     expect_scrubbed("x=zed99pw", "x=********");
+}
+
+/* ---- what libpq echoes of a string it cannot parse --------------------- */
+
+/* libpq's own reason for not parsing DSN, through secret_mask_echo (nothing
+ * registered: the echo alone must not show it); it must not hold any of
+ * HIDDEN (NULL-terminated) and must hold SHOWN. */
+static void
+expect_echo_masked(const char *dsn, const char *const *hidden, const char *shown)
+{
+    char *err = NULL, msg[1024];
+    PQconninfoOption *opts = PQconninfoParse(dsn, &err);
+
+    cr_assert_null(opts, "libpq parses [%s]", dsn);
+    cr_assert_not_null(err);
+    snprintf(msg, sizeof(msg), "not valid: %s", err);
+    PQfreemem(err);
+    secret_mask_echo(dsn, msg, sizeof(msg));
+    for (; *hidden != NULL; hidden++)
+        cr_assert(zero(ptr, strstr(msg, *hidden)), "\"%s\" shows in [%s]", *hidden, msg);
+    cr_assert(not(zero(ptr, strstr(msg, shown))), "no \"%s\" in [%s]", shown, msg);
+}
+
+Test(secret, masks_the_password_that_libpq_echoes_whatever_its_length)
+{
+    /* the whole URI, echoed, with short passwords and quotes in them */
+    expect_echo_masked("postgresql://postgres:SECRET@[::1x/postgres",
+                       (const char *const[]){"SECRET", NULL}, "postgres:********@[::1x/postgres");
+    expect_echo_masked("postgresql://u:a'b@[::1x/db", (const char *const[]){"a'b", NULL},
+                       "u:********@[::1x/db");
+    expect_echo_masked("postgresql://u:p\"q@[::1x/db", (const char *const[]){"p\"q", NULL},
+                       "u:********@[::1x/db");
+    expect_echo_masked("postgresql://u:x y@[::1]x/db", (const char *const[]){"x y", NULL},
+                       "u:********@[::1]x/db");
+    /* the password alone, as a token libpq could not decode */
+    expect_echo_masked("postgresql://u:%z1@h/db", (const char *const[]){"%z1", NULL},
+                       "\"********\"");
+    /* "password=two words": libpq reads a key "words" and quotes it */
+    expect_echo_masked("host=h password=SECRET tail", (const char *const[]){"tail", NULL},
+                       "after \"********\"");
+    expect_echo_masked("host=h password=SECRET tail=1", (const char *const[]){"tail", NULL},
+                       "option \"********\"");
+    expect_echo_masked("host=h password=\"two words\" x", (const char *const[]){"words", NULL},
+                       "after \"********\"");
+    /* what could be a key or a name is left alone */
+    expect_echo_masked("host=h password='two words' bogus", (const char *const[]){"words", NULL},
+                       "after \"bogus\"");
+    expect_echo_masked("host=h password=pw port 5432", (const char *const[]){"pw", NULL},
+                       "after \"port\"");
+}
+
+Test(secret, registers_the_words_after_an_unquoted_password_of_a_bad_string)
+{
+    secret_add_dsn("host=h password=SECRET PWTAIL");
+    expect_scrubbed("PWTAIL and SECRET", "******** and ********");
+    /* a keyword ends it: "port" and its value are no password */
+    secret_add_dsn("host=h password=pw98 port 5432");
+    expect_scrubbed("port 5432", "port 5432");
+}
+
+/* Blank DSN (a copy) in place: it reads WANT, of the same length. */
+static void
+expect_blanked(const char *dsn, const char *want)
+{
+    char buf[256];
+
+    snprintf(buf, sizeof(buf), "%s", dsn);
+    secret_blank_dsn(buf);
+    expect_str(buf, want);
+}
+
+Test(secret, blanks_the_password_of_a_dsn_in_place)
+{
+    expect_blanked("host=h user=u password=s3cr3t dbname=d",
+                   "host=h user=u password=****** dbname=d");
+    expect_blanked("host=h password = 'a b\\'c' user=u", "host=h password = ******** user=u");
+    expect_blanked("password=pw", "password=**");
+    expect_blanked("postgresql://u:s3cr3t@h:5432/d?sslmode=require",
+                   "postgresql://u:******@h:5432/d?sslmode=require");
+    expect_blanked("postgres://u@h/d?password=qq&sslmode=disable",
+                   "postgres://u@h/d?password=**&sslmode=disable");
+    expect_blanked("postgresql://u:a'b c@[::1x/d", "postgresql://u:*****@[::1x/d");
+    expect_blanked("host=h password=two words port=5", "host=h password=*** ***** port=5");
+    /* a dbname that is a connection string: its password too (read as free
+     * text, up to the white space, the quote that ends the dbname with it) */
+    expect_blanked("dbname='host=h password=inner' user=u",
+                   "dbname='host=h password=****** user=u");
+    /* nothing to blank */
+    expect_blanked("host=h user=u dbname=d", "host=h user=u dbname=d");
+    expect_blanked("postgresql://u@h/d", "postgresql://u@h/d");
 }

@@ -108,7 +108,7 @@ static struct stmt *
 lookup(struct cat_table *t, const struct w2j_record *rec)
 {
     struct stmt_error err = {""};
-    struct stmt *st = stmt_lookup(&cache, t, rec, &err);
+    struct stmt *st = stmt_lookup(&cache, t, rec, 0, &err);
 
     cr_assert_not_null(st, "stmt_lookup failed: %s", err.message);
     return st;
@@ -296,7 +296,7 @@ Test(stmt, column_missing_on_the_target_is_refused_with_the_fix)
     struct w2j_record r = record(W2J_INSERT, &memories, c, NELEM(c), NULL, 0);
     struct stmt_error err = {""};
 
-    cr_assert(zero(ptr, stmt_lookup(&cache, &memories, &r, &err)));
+    cr_assert(zero(ptr, stmt_lookup(&cache, &memories, &r, 0, &err)));
     cr_assert(not(zero(ptr, strstr(err.message, "column \"mood\""))), "[%s]", err.message);
     cr_assert(
         not(zero(ptr, strstr(err.message,
@@ -310,7 +310,7 @@ Test(stmt, delete_without_identity_is_refused)
     struct w2j_record r = record(W2J_DELETE, &memories, NULL, 0, NULL, 0);
     struct stmt_error err = {""};
 
-    cr_assert(zero(ptr, stmt_lookup(&cache, &memories, &r, &err)));
+    cr_assert(zero(ptr, stmt_lookup(&cache, &memories, &r, 0, &err)));
     cr_assert(not(zero(ptr, strstr(err.message, "REPLICA IDENTITY FULL"))), "[%s]", err.message);
 }
 
@@ -380,7 +380,7 @@ Test(stmt, batch_arrays_carry_every_value_nulls_and_empty_strings)
         struct w2j_record r = record(W2J_INSERT, &memories, c, NELEM(c), NULL, 0);
 
         st = lookup(&memories, &r);
-        cr_assert(stmt_batch_add(&batch, st, &r, 0));
+        cr_assert(stmt_batch_add(&batch, st, &r, 0, 0));
     }
     cr_assert(eq(u32, batch.nrows, 6));
     cr_assert(eq(ptr, batch.st, st));
@@ -403,7 +403,7 @@ Test(stmt, update_batch_puts_the_old_key_first)
         struct w2j_record r = record(W2J_UPDATE, &memories, c, NELEM(c), id, NELEM(id));
         struct stmt *st = lookup(&memories, &r);
 
-        cr_assert(stmt_batch_add(&batch, st, &r, stmt_key_hash(st, &r)));
+        cr_assert(stmt_batch_add(&batch, st, &r, stmt_key_hash(st, &r), 0));
     }
     cr_assert(eq(int, stmt_batch_finish(&batch), 2));
     expect_array(0, keys, NELEM(keys));
@@ -417,7 +417,7 @@ Test(stmt, key_changing_update_carries_old_and_new_key)
     struct stmt *st = update_memory("5", "6", &r, c, id);
     const char *old_key[] = {"5"}, *new_key[] = {"6"}, *content[] = {"changed"};
 
-    cr_assert(stmt_batch_add(&batch, st, &r, stmt_key_hash(st, &r)));
+    cr_assert(stmt_batch_add(&batch, st, &r, stmt_key_hash(st, &r), 0));
     cr_assert(eq(int, stmt_batch_finish(&batch), 3));
     expect_array(0, old_key, 1);
     expect_array(1, new_key, 1);
@@ -439,7 +439,7 @@ Test(stmt, reset_batch_starts_afresh)
         struct w2j_record r = record(W2J_INSERT, &memories, c, NELEM(c), NULL, 0);
 
         st = lookup(&memories, &r);
-        cr_assert(stmt_batch_add(&batch, st, &r, 0));
+        cr_assert(stmt_batch_add(&batch, st, &r, 0, 0));
     }
     stmt_batch_finish(&batch);
     expect_array(1, with_null, 2);
@@ -454,7 +454,7 @@ Test(stmt, reset_batch_starts_afresh)
         struct w2j_record r = record(W2J_INSERT, &memories, c, NELEM(c), NULL, 0);
         const char *id9[] = {"9"};
 
-        cr_assert(stmt_batch_add(&batch, st, &r, 0));
+        cr_assert(stmt_batch_add(&batch, st, &r, 0, 0));
         stmt_batch_finish(&batch);
         expect_array(0, id9, 1);
         expect_array(1, without, 1);
@@ -476,7 +476,7 @@ Test(stmt, batch_finds_a_key_twice)
     cr_assert(ne(u64, k5, k6));
 
     cr_assert_not(stmt_batch_has_key(&batch, k5));
-    cr_assert(stmt_batch_add(&batch, st, &r5, k5));
+    cr_assert(stmt_batch_add(&batch, st, &r5, k5, 0));
     cr_assert(stmt_batch_has_key(&batch, k5));
     cr_assert(stmt_batch_has_key(&batch, stmt_key_hash(st, &r5b)));
     cr_assert_not(stmt_batch_has_key(&batch, k6));
@@ -501,7 +501,7 @@ Test(stmt, batch_finds_every_key_of_a_large_batch)
         st = delete_memory(text, &r, id);
         keys[i] = stmt_key_hash(st, &r);
         cr_assert_not(stmt_batch_has_key(&batch, keys[i]), "key %u found before it was added", i);
-        cr_assert(stmt_batch_add(&batch, st, &r, keys[i]));
+        cr_assert(stmt_batch_add(&batch, st, &r, keys[i], 0));
     }
     for (i = 0; i < NELEM(keys); i++)
         cr_assert(stmt_batch_has_key(&batch, keys[i]), "key %u lost", i);
@@ -535,4 +535,70 @@ Test(stmt, describes_a_key_without_primary_key_by_its_identity)
     char buf[128];
 
     expect_str(stmt_describe_key(st, &r, buf, sizeof(buf)), "(a, b)=(x, NULL)");
+}
+
+/* stmt_lookup, staging values longer than OVER, that must succeed. */
+static struct stmt *
+lookup_staging(struct cat_table *t, const struct w2j_record *rec, size_t over)
+{
+    struct stmt_error err = {""};
+    struct stmt *st = stmt_lookup(&cache, t, rec, over, &err);
+
+    cr_assert_not_null(st, "stmt_lookup failed: %s", err.message);
+    return st;
+}
+
+Test(stmt, value_over_the_limit_is_read_from_its_staged_parts)
+{
+    static char big[3000];
+    struct w2j_column c[] = {col("id", "integer", "7"), col("content", "text", big),
+                             col("search", "tsvector", "'x':1")};
+    struct w2j_record r = record(W2J_INSERT, &memories, c, NELEM(c), NULL, 0);
+    struct stmt *whole, *staged;
+    const char *ids[] = {"7", "7"}, *contents[] = {"42", "43"};
+
+    memset(big, 'b', sizeof(big) - 1);
+    c[1].value.len = sizeof(big) - 1;
+    whole = lookup_staging(&memories, &r, 0);
+    cr_assert(eq(u64, whole->staged, 0), "no limit, yet a value is staged");
+    cr_assert(eq(ptr, lookup_staging(&memories, &r, sizeof(big) - 1), whole),
+              "a value of the limit itself is staged");
+    staged = lookup_staging(&memories, &r, 1000);
+    cr_assert(ne(ptr, staged, whole));
+    cr_assert(eq(u64, staged->staged, 2), "only the content ($2) is staged");
+    cr_assert(eq(ptr, lookup_staging(&memories, &r, 1000), staged));
+    expect_str(staged->sql,
+               "INSERT INTO \"memori\".\"memories\" AS t (\"id\", \"content\") OVERRIDING SYSTEM "
+               "VALUE SELECT u.p1::pg_catalog.int4, u.p2::pg_catalog.text FROM (SELECT u.p1, "
+               "(SELECT pg_catalog.string_agg(s.part, '' ORDER BY s.n) FROM "
+               "pg_temp.memori_bridge_staged s WHERE s.id = u.p2::pg_catalog.int8 AND s.p = 1) "
+               "AS p2 FROM unnest($1::text[], $2::text[]) AS u(p1, p2) OFFSET 0) AS u");
+    /* the arrays carry each row's staging id in the value's stead */
+    cr_assert(stmt_batch_add(&batch, staged, &r, 0, 42));
+    cr_assert(stmt_batch_add(&batch, staged, &r, 0, 43));
+    cr_assert(eq(int, stmt_batch_finish(&batch), 2));
+    expect_array(0, ids, NELEM(ids));
+    expect_array(1, contents, NELEM(contents));
+    cr_assert(stmt_param_value(staged, &r, 1) == &c[1].value, "$2 is not the content");
+}
+
+Test(stmt, large_identity_of_a_table_without_key_is_compared_once_put_together)
+{
+    static char big[2000];
+    struct w2j_column ident[] = {col("a", "text", big), col("b", "integer", "2")};
+    struct w2j_record del = record(W2J_DELETE, &notes, NULL, 0, ident, NELEM(ident));
+    struct stmt *d;
+
+    memset(big, 'a', sizeof(big) - 1);
+    ident[0].value.len = sizeof(big) - 1;
+    d = lookup_staging(&notes, &del, 1000);
+    cr_assert(eq(u64, d->staged, 1));
+    expect_str(d->sql,
+               "WITH u AS (SELECT * FROM (SELECT (SELECT pg_catalog.string_agg(s.part, '' ORDER "
+               "BY s.n) FROM pg_temp.memori_bridge_staged s WHERE s.id = u.p1::pg_catalog.int8 "
+               "AND s.p = 0) AS p1, u.p2 FROM unnest($1::text[], $2::text[]) AS u(p1, p2) "
+               "OFFSET 0) AS u), hit AS (SELECT s.ctid AS tid FROM ONLY \"memori\".\"notes\" AS "
+               "s, u WHERE s.\"a\"::text IS NOT DISTINCT FROM u.p1 AND s.\"b\"::text IS NOT "
+               "DISTINCT FROM u.p2 LIMIT 1) DELETE FROM ONLY \"memori\".\"notes\" AS t USING hit "
+               "WHERE t.ctid = hit.tid");
 }

@@ -3,7 +3,9 @@
  *
  * Every input is copied into a heap buffer of exactly its length, so that
  * AddressSanitizer (the sanitized build runs these tests too) catches any read
- * past the message.
+ * past the message. Every input is also parsed in place (w2j_parse_in_place,
+ * on another copy) first: it must give the same record, or fail with the same
+ * error at the same byte, as w2j_parse does, which every test then checks.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -11,11 +13,12 @@
 #include <string.h>
 
 #include "decoder/w2j.h"
+#include "tests/unit/w2j_both.h"
 
 static struct w2j_parser parser;
-static struct w2j_record rec;
-static struct w2j_error err;
-static char *buf; /* the current input, exactly sized */
+static struct w2j_both both = {.arena = &parser, .place = &parser};
+static struct w2j_record rec; /* the last record, from the arena */
+static struct w2j_error err;  /* the last failure, from the arena */
 
 static void
 setup(void)
@@ -27,8 +30,7 @@ static void
 teardown(void)
 {
     w2j_parser_free(&parser);
-    free(buf);
-    buf = NULL;
+    w2j_both_free(&both);
 }
 
 TestSuite(w2j, .init = setup, .fini = teardown);
@@ -36,12 +38,13 @@ TestSuite(w2j, .init = setup, .fini = teardown);
 static bool
 parse_len(const char *json, size_t len)
 {
-    free(buf);
-    buf = malloc(len ? len : 1);
-    cr_assert_not_null(buf);
-    memcpy(buf, json, len);
-    memset(&err, 0, sizeof(err));
-    return w2j_parse(&parser, buf, len, &rec, &err);
+    char *diff = w2j_both(&both, json, len);
+
+    cr_assert_null(diff, "in place and in the arena differ for %.*s:\n%s",
+                   (int) (len < 300 ? len : 300), json, diff);
+    rec = both.arena_rec;
+    err = both.arena_err;
+    return both.arena_good;
 }
 
 static bool
@@ -688,7 +691,7 @@ Test(w2j, records_stay_valid_until_the_next_parse)
 {
     ok(INSERT_MSG);
     /* the record borrows from the parser, not from the input buffer */
-    memset(buf, 'x', strlen(INSERT_MSG));
+    memset(both.arena_buf, 'x', strlen(INSERT_MSG));
     expect_value(column(rec.columns, rec.ncolumns, "tv"), "'agent':24 'dark':3", W2J_KIND_STRING);
     cr_assert_str_eq(rec.table, "t");
 }
