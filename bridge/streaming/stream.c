@@ -342,6 +342,9 @@ stream_read(struct stream *s, struct stream_msg *msg, int timeout_ms, int wake_f
                           pgconn_error(s->conn, NULL, err, sizeof(err)));
                 return -1;
             }
+            /* bytes came, if not a whole message yet (a large one may take a
+             * while): the server is there */
+            s->last_recv = clock_now_us();
             timeout_ms = 0; /* data came: read what is there, then return */
             continue;
         }

@@ -69,7 +69,7 @@ struct stream
     lsn_t server_end;    /* walEnd of the last keepalive */
     lsn_t flushed_sent;  /* flush position of the last status sent */
     int64_t last_status; /* monotonic microseconds of the last status sent */
-    int64_t last_recv;   /* monotonic microseconds of the last message received */
+    int64_t last_recv;   /* monotonic microseconds of the last bytes received */
     int64_t sender_timeout_ms; /* the server's wal_sender_timeout, read at the start
                                 * (0: none, or unknown) */
     bool copy_ended;     /* the server ended the copy (or the connection died) */

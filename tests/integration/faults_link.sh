@@ -13,8 +13,9 @@
 #     ones pass): the server processes the dead sessions left, which hold the
 #     slot or the claim, are ended, and the bridge goes on;
 #   - the source link blackholed with nothing to stream (an idle, silent link);
-#   - a slow link (every chunk 300 ms late) is slow, not dead, and so is a
-#     walsender that sends nothing while it decodes a large transaction;
+#   - a slow link (every chunk 300 ms late) is slow, not dead, and so are a
+#     narrow one that takes seconds to carry one large value and a walsender
+#     that sends nothing while it decodes a large transaction;
 #   - verify through a blackholed link gives up with one line after
 #     --verify-timeout, at connect and in the middle of a query;
 #   - at the end, every writer's acknowledged rows are on the target exactly
@@ -131,6 +132,18 @@ mb_link SL slow 300
 sleep 15
 logged "link to the source is down" && mb_fail "a slow link was called dead: $(grep 'is down' "$MB_TMP/bridge.log" | tail -1)" ||
     mb_ok "a slow source link (300 ms a chunk): not called dead"
+# nor a narrow one that takes longer than half of --peer-timeout to carry one
+# large message: bytes keep coming (1 MB/s, a value of 8 MB)
+mark
+mb_link SL slow 0 1000000
+mb_sql "$SRC" "INSERT INTO memori.entities (user_id, entity_name, content)
+               VALUES ('large', 'large', repeat(md5('x'), 250000))"
+end=$(mb_val "$SRC" "SELECT pg_current_wal_lsn()")
+mb_wait_applied "$DST" memori_bridge "$end" &&
+    [ "$(mb_val "$DST" "SELECT length(content) FROM memori.entities WHERE user_id = 'large'")" = 8000000 ] &&
+    ! logged "link to the source is down" &&
+    mb_ok "a narrow source link (1 MB/s) carrying an 8 MB value: not called dead, and the value arrived" ||
+    mb_fail "a narrow link and a large value: $(grep 'is down' "$MB_TMP/bridge.log" | tail -1)"
 mb_link SL pass
 
 mb_stop_writers
