@@ -5,6 +5,7 @@
 # reach them directly. A blackholed link keeps every socket open and answers
 # nothing, the way a dead NAT or a frozen host does: TCP says nothing, so the
 # bridge's own checks (--peer-timeout) must find it.
+#   - every connection of the bridge has TCP keepalives from --peer-timeout;
 #   - the source link, then the target link, blackholed under writers: the
 #     bridge says which link is down, the metrics say streaming 0 with a lag
 #     that grows, status names the link and exits 3; once the link passes
@@ -71,6 +72,20 @@ url=$(mb_metrics_url "$MB_TMP/bridge.log")
 [ -n "$url" ] || mb_die "no metrics line: $(cat "$MB_TMP/bridge.log")"
 mb_wait_streaming "$SRC" memori_bridge
 until_ok 30 streaming_is 1 || mb_die "the bridge does not stream: $(tail -5 "$MB_TMP/bridge.log")"
+
+# the kernel watches each of the bridge's connections too: TCP keepalives
+# from --peer-timeout (a first probe after 3 s of quiet), not the system's two
+# hours (a dead link that drops packets ends them; this proxy keeps TCP alive)
+keepalives_set()
+{
+    ss -tnopH state established 2>/dev/null | grep "pid=$RUN_PID," >"$MB_TMP/ss"
+    [ "$(grep -c 'timer:(keepalive,' "$MB_TMP/ss")" -ge 2 ] && ! grep -q 'timer:(keepalive,[0-9.]*min' "$MB_TMP/ss"
+}
+if until_ok 10 keepalives_set; then
+    mb_ok "the bridge's $(grep -c 'timer:(keepalive,' "$MB_TMP/ss") connections have TCP keepalives from --peer-timeout, not the system's"
+else
+    mb_fail "the bridge's connections' keepalives: $(cat "$MB_TMP/ss")"
+fi
 mb_start_writers 0 1
 
 # blackhole SIDE VAR: the link of SIDE (source, target) dies under writers;
