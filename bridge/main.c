@@ -168,6 +168,8 @@ main(int argc, char **argv)
         status = EXIT_USAGE;
         goto done;
     }
+    /* every connection from now on: keepalives and tcp_user_timeout (peer.h) */
+    pgconn_set_peer_timeout(conf.peer_timeout_ms);
     cmd = find_command(rest[0]);
     if (cmd == NULL)
     {

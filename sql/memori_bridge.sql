@@ -92,7 +92,9 @@ CREATE TABLE IF NOT EXISTS memori_bridge.switch (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
--- What a running bridge reports, every second or so, for status and cutover.
+-- What a running bridge reports, every second or so, for status and cutover;
+-- link_down names the side it cannot reach (its link is down, since
+-- link_down_since), or is NULL.
 CREATE TABLE IF NOT EXISTS memori_bridge.stream_status (
     slot                text NOT NULL,
     direction           text NOT NULL CHECK (direction IN ('forward', 'reverse')),
@@ -106,5 +108,18 @@ CREATE TABLE IF NOT EXISTS memori_bridge.stream_status (
     changes             bigint,
     started_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
+    link_down           text,
+    link_down_since     timestamptz,
     PRIMARY KEY (slot, direction)
 );
+-- A table of an earlier version gets them (and only then the lock it takes).
+DO $link$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute
+                   WHERE attrelid = 'memori_bridge.stream_status'::regclass
+                     AND attname = 'link_down' AND NOT attisdropped) THEN
+        ALTER TABLE memori_bridge.stream_status ADD COLUMN link_down text,
+            ADD COLUMN link_down_since timestamptz;
+    END IF;
+END
+$link$;

@@ -126,6 +126,15 @@ static const struct setting settings[] = {
     {"hold_timeout", "--hold-timeout", NULL, T_DURATION, F(hold_timeout_ms), "10min", 1000, MS_DAY,
      "a running bridge holds still for verify at most this long, then goes on (it "
      "goes on at once when that verify's session ends)"},
+    /* dead peers: a link that goes silent, and a verify that cannot finish */
+    {"peer_timeout", "--peer-timeout", NULL, T_DURATION, F(peer_timeout_ms), "30s", 2000, MS_DAY,
+     "a connection whose peer stays silent this long is dead: TCP keepalives and "
+     "tcp_user_timeout on every connection (unless the DSN sets them), and the replication "
+     "stream's own check; run reconnects"},
+    {"verify_timeout", "--verify-timeout", NULL, T_DURATION, F(verify_timeout_ms), "10min", 0,
+     MS_DAY,
+     "verify gives up after this long, with one line, and lets a bridge it paused go on; 0 "
+     "never"},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 

@@ -72,6 +72,8 @@ struct conf
     int64_t fence_timeout_ms;   /* wait this long for transactions in flight at a fence */
     int64_t drain_timeout_ms;   /* wait this long for the stream to apply the marker */
     int64_t max_retained_wal;   /* status warns when a slot keeps more WAL */
+    int64_t peer_timeout_ms;    /* a connection that hears nothing this long is dead */
+    int64_t verify_timeout_ms;  /* verify gives up after this long; 0: never */
     char *pgbouncer;            /* PgBouncer's admin console (dbname=pgbouncer), or NULL: none */
     char *pgbouncer_ini;        /* the file PgBouncer includes with memori's [databases] entry */
     char *pgbouncer_database;   /* the name of that entry */

@@ -111,17 +111,18 @@ lag_format_text(const struct lag_sample *s, char *buf, size_t len)
         snprintf(seconds, sizeof(seconds), "unknown");
     snprintf(buf, len,
              "lag applied=%s source=%s bytes=%s seconds=%s changes/s=%.1f xacts/s=%.1f "
-             "ring=%u/%u%s",
-             applied, source, bytes, seconds, s->changes_per_s, s->xacts_per_s,
-             s->ring_fill, s->ring_size, s->caught_up ? " caught-up" : "");
+             "ring=%u/%u%s%s%s%s",
+             applied, source, bytes, seconds, s->changes_per_s, s->xacts_per_s, s->ring_fill,
+             s->ring_size, s->caught_up ? " caught-up" : "", s->link_down ? " " : "",
+             s->link_down ? s->link_down : "", s->link_down ? "-link-down" : "");
     return buf;
 }
 
 char *
 lag_format_json(const struct lag_sample *s, char *buf, size_t len)
 {
-    char applied[LSN_BUFSZ], durable[LSN_BUFSZ], source[LSN_BUFSZ + 2], bytes[32],
-        seconds[32];
+    char applied[LSN_BUFSZ], durable[LSN_BUFSZ], source[LSN_BUFSZ + 2], bytes[32], seconds[32],
+        down[48] = "";
 
     lsn_format(s->applied, applied);
     lsn_format(s->durable, durable);
@@ -141,12 +142,13 @@ lag_format_json(const struct lag_sample *s, char *buf, size_t len)
         snprintf(seconds, sizeof(seconds), "%.3f", s->lag_seconds);
     else
         snprintf(seconds, sizeof(seconds), "null");
+    if (s->link_down != NULL)
+        snprintf(down, sizeof(down), "\"link_down\":\"%s\",", s->link_down);
     snprintf(buf, len,
              "\"applied_lsn\":\"%s\",\"durable_lsn\":\"%s\",\"source_lsn\":%s,"
              "\"lag_bytes\":%s,\"lag_seconds\":%s,\"changes_per_s\":%.1f,"
-             "\"xacts_per_s\":%.1f,\"ring_fill\":%u,\"ring_size\":%u,\"caught_up\":%s",
-             applied, durable, source, bytes, seconds,
-             s->changes_per_s, s->xacts_per_s, s->ring_fill, s->ring_size,
-             s->caught_up ? "true" : "false");
+             "\"xacts_per_s\":%.1f,\"ring_fill\":%u,\"ring_size\":%u,%s\"caught_up\":%s",
+             applied, durable, source, bytes, seconds, s->changes_per_s, s->xacts_per_s,
+             s->ring_fill, s->ring_size, down, s->caught_up ? "true" : "false");
     return buf;
 }

@@ -28,6 +28,7 @@ struct lag_sample
     unsigned ring_fill;     /* batches waiting for the applier */
     unsigned ring_size;     /* batches in circulation */
     bool caught_up;         /* everything the server had is applied */
+    const char *link_down;  /* the side ("source", "target") whose link is down, or NULL */
 };
 
 /* Parse PostgreSQL's ISO timestamptz output ("2026-11-25 04:15:52.520718+00",
@@ -35,10 +36,12 @@ struct lag_sample
  * Returns false when S is not one. */
 bool lag_parse_timestamp(const char *s, int64_t *unix_us);
 
-/* The text form of S into BUF: "lag applied=0/3000148 source=0/3000180 ..." */
+/* The text form of S into BUF: "lag applied=0/3000148 source=0/3000180 ...",
+ * ending in " caught-up" or " source-link-down" when so. */
 char *lag_format_text(const struct lag_sample *s, char *buf, size_t len);
 
-/* The JSON members of S into BUF: "\"applied_lsn\":\"0/3000148\",..." */
+/* The JSON members of S into BUF: "\"applied_lsn\":\"0/3000148\",...", with
+ * "link_down":"source" before the last one, caught_up, when a link is down. */
 char *lag_format_json(const struct lag_sample *s, char *buf, size_t len);
 
 #endif

@@ -19,7 +19,7 @@
 
 #define LINE_MAX_BYTES 4096
 
-static enum log_level min_level = LOG_INFO;
+static _Atomic int min_level = LOG_INFO; /* set from any thread (LOG_OFF) */
 static bool json_lines;
 static bool timestamps;
 
@@ -145,7 +145,7 @@ log_msg(enum log_level level, const char *fmt, ...)
     int n = 0;
 
     atomic_fetch_add(&counts[level], 1);
-    if (level < min_level)
+    if ((int) level < atomic_load(&min_level))
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -23,9 +23,11 @@ enum log_level
     LOG_INFO,
     LOG_WARNING,
     LOG_ERROR,
+    LOG_OFF, /* for log_set_level only: nothing more is printed */
 };
 
-/* Messages below LEVEL are dropped (default LOG_INFO). */
+/* Messages below LEVEL are dropped (default LOG_INFO). Any thread may call it:
+ * a command that has said its last word sets LOG_OFF. */
 void log_set_level(enum log_level level);
 
 /* JSON lines instead of text (default off). */

@@ -10,6 +10,14 @@
  * what comes next: stop (exit 0), replay carefully (a refused group), wait and
  * reconnect (a lost connection), or give up (exit 1).
  *
+ * A lost link (the reader's or the applier's, or one a session cannot open)
+ * is recorded as such (run_set_link): while it is down the metrics say
+ * streaming 0 with a lag that keeps growing, the waits between attempts go on
+ * sampling and printing lag lines, and the side that is still reachable is
+ * told which link is down. A server process the lost session left behind,
+ * which the server only ends once it notices, may still hold the slot or the
+ * claim on the direction: the next session ends it (peer_end_backend).
+ *
  * SIGINT and SIGTERM are blocked in every thread and read here through a
  * signalfd, so no code runs in a signal handler.
  */
@@ -32,9 +40,8 @@
 #include "bridge/base/lag.h"
 #include "bridge/base/log.h"
 #include "bridge/base/secret.h"
-#include "bridge/pg/continuity.h"
 #include "bridge/pg/direction.h"
-#include "bridge/pg/schemas.h"
+#include "bridge/pg/peer.h"
 #include "bridge/pg/seqsync.h"
 #include "bridge/streaming/apply.h"
 #include "bridge/streaming/metrics.h"
@@ -71,12 +78,24 @@ signal_fd(int fd)
         return;
 }
 
+/* The first thread to lose its connection names its link. */
+static void
+lost(struct run_state *st, int link)
+{
+    int none = STATE_LINK_NONE;
+
+    if (atomic_compare_exchange_strong(&st->lost, &none, link))
+        atomic_store(&st->lost_us, clock_wall_us());
+}
+
 static void *
 reader_thread(void *arg)
 {
     struct reader_job *j = arg;
 
     j->out = reader_run(j->stream, &j->sv->ring, &j->sv->st, j->sv->conf);
+    if (j->out == READER_TRANSIENT)
+        lost(&j->sv->st, STATE_LINK_FROM);
     atomic_store(&j->done, true);
     signal_fd(j->sv->st.done_fd);
     return NULL;
@@ -88,6 +107,8 @@ apply_thread(void *arg)
     struct apply_job *j = arg;
 
     j->out = apply_run(j->apply);
+    if (j->out == APPLY_TRANSIENT && apply_link_lost(j->apply))
+        lost(&j->sv->st, STATE_LINK_TO);
     atomic_store(&j->done, true);
     signal_fd(j->sv->st.done_fd);
     return NULL;
@@ -153,46 +174,26 @@ run_session(struct supervisor *sv, bool *started)
     atomic_store(&sv->st.stop, false);
     atomic_store(&sv->st.reader_idle, false);
     atomic_store(&sv->st.applier_idle, false);
+    atomic_store(&sv->st.lost, STATE_LINK_NONE);
+    atomic_store(&sv->st.lost_us, 0);
     ring_clear(sv->st.stop_fd);
     ring_clear(sv->st.done_fd);
 
-    /* whether at all, and never across a gap (continuity.h); before anything
-     * is made on either side */
-    {
-        struct continuity cont;
-
-        if (!run_ensure_monitor(sv, true) || !run_ensure_tmonitor(sv))
-            return SESSION_TRANSIENT;
-        if (!continuity_check(sv->monitor, sv->tmonitor, c, d, &cont))
-            return PQstatus(sv->monitor) == CONNECTION_OK &&
-                           PQstatus(sv->tmonitor) == CONNECTION_OK
-                       ? SESSION_FATAL
-                       : SESSION_TRANSIENT;
-        if (cont.verdict != CONTINUITY_OK)
-        {
-            log_error("%s", cont.why);
-            return SESSION_FATAL;
-        }
-        /* a schema a side lacks would stream nothing, silently (before
-         * init the target lacks them all: the line above says so) */
-        if (!schemas_on_both(sv->monitor, d->from_role, sv->tmonitor, d->to_role, c->schemas,
-                             &failure))
-            return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT : SESSION_FATAL;
-    }
+    /* whether at all, and never across a gap; before anything is made */
+    if (!run_check_sides(sv, filter, sizeof(filter), &out))
+        return out;
     a = apply_open(&ao, &sv->st, &sv->ring, &failure);
     if (a == NULL)
+    {
+        if (failure == PGCONN_TRANSIENT)
+            run_set_link(sv, STATE_LINK_TO);
         return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT
                : failure == PGCONN_BUSY    ? SESSION_BUSY
                                            : SESSION_FATAL;
-    so.start = apply_start_lsn(a);
-    /* leave out what the other direction applied: its origin's id there */
-    if (!run_ensure_monitor(sv, true) || !direction_filter(d, sv->monitor, filter, sizeof(filter)))
-    {
-        apply_close(a);
-        return SESSION_TRANSIENT;
     }
+    so.start = apply_start_lsn(a);
     so.filter_origins = filter;
-    if (so.start == LSN_INVALID)
+    if (so.start == LSN_INVALID && run_ensure_monitor(sv, true))
     {
         /* a new origin: the slot's own position is where this stream stands,
          * and the lag lines count from there */
@@ -212,14 +213,24 @@ run_session(struct supervisor *sv, bool *started)
     }
     if (!stream_open(&stream, &so, &failure))
     {
+        if (failure == PGCONN_TRANSIENT)
+            run_set_link(sv, STATE_LINK_FROM);
+        else if (failure == PGCONN_BUSY)
+            sv->prev_pid[1] = 0; /* the new claim is ours: only the slot may be held */
         apply_close(a);
         return failure == PGCONN_TRANSIENT ? SESSION_TRANSIENT
                : failure == PGCONN_BUSY    ? SESSION_BUSY
                                            : SESSION_FATAL;
     }
     *started = true;
+    sv->prev_pid[0] = PQbackendPID(stream.conn);
+    sv->prev_pid[1] = apply_backend_pid(a);
+    sv->prev_opened = clock_now_us();
+    sv->prev_lost = false;
+    atomic_store(&sv->st.contact_us, clock_now_us());
     atomic_fetch_add(&sv->st.sessions, 1);
     atomic_store(&sv->st.streaming, true);
+    run_set_link(sv, STATE_LINK_NONE);
     log_info("streaming slot \"%s\" from the %s (%s) into the %s (%s) from " LSN_FMT "%s",
              d->slot, d->from_role, pgconn_describe(stream.conn, src, sizeof(src)), d->to_role,
              apply_describe(a, dst, sizeof(dst)), LSN_ARGS(so.start),
@@ -271,6 +282,11 @@ run_session(struct supervisor *sv, bool *started)
         {
             ring_clear(sv->st.done_fd);
             run_request_stop(sv); /* one thread ended: the other follows */
+            if (atomic_load(&sv->st.lost) != STATE_LINK_NONE)
+            {
+                atomic_store(&sv->st.streaming, false);
+                run_set_link(sv, atomic_load(&sv->st.lost));
+            }
         }
         if (c->lag_interval_ms > 0 &&
             clock_now_us() - sv->last_line >= c->lag_interval_ms * 1000 &&
@@ -313,6 +329,11 @@ run_session(struct supervisor *sv, bool *started)
         out = SESSION_STOPPED;
     if (sv->signalled && out != SESSION_FATAL)
         out = SESSION_STOPPED;
+    if (out == SESSION_TRANSIENT && atomic_load(&sv->st.lost) != STATE_LINK_NONE)
+    {
+        run_set_link(sv, atomic_load(&sv->st.lost));
+        sv->prev_lost = true;
+    }
     return out;
 }
 
@@ -359,6 +380,28 @@ backoff_sleep(struct supervisor *sv, int64_t delay_ms)
     return true;
 }
 
+/* Wait DELAY_MS between sessions, sampling as a session does (lag lines, the
+ * metrics' figures, the status row), or less when a stop signal comes.
+ * Returns false on a signal. */
+static bool
+watch_sleep(struct supervisor *sv, int64_t delay_ms)
+{
+    int64_t end = clock_now_us() + delay_ms * 1000;
+
+    for (;;)
+    {
+        int64_t left = end - clock_now_us();
+
+        if (left <= 0)
+            return true;
+        if (!backoff_sleep(sv, left > 1000000 ? 1000 : (left + 999) / 1000))
+            return false;
+        if (sv->conf->lag_interval_ms > 0 &&
+            clock_now_us() - sv->last_line >= sv->conf->lag_interval_ms * 1000)
+            run_lag_line(sv);
+        run_sample(sv);
+    }
+}
 
 /* After a switch marker: wait for the cutover (or rollback) that wrote it to
  * finish, then stream whichever way memori_bridge.switch says. Returns false
@@ -453,6 +496,8 @@ supervise(struct supervisor *sv)
                     log_info("the slot or origin is in use; waiting up to %.1f s for it",
                              (double) conf->busy_timeout_ms / 1000);
                 }
+                if (run_end_lost_session(sv))
+                    continue; /* it held it: try again at once */
                 if (clock_now_us() - busy_since >= conf->busy_timeout_ms * 1000)
                     sv->busy_final = true;
                 else if (!backoff_sleep(sv, 250))
@@ -506,7 +551,7 @@ supervise(struct supervisor *sv)
             int64_t wait = delay - jitter + (jitter > 0 ? random() % (2 * jitter + 1) : 0);
 
             log_info("reconnecting in %.1f s (attempt %u)", (double) wait / 1000, attempt);
-            if (!backoff_sleep(sv, wait))
+            if (!watch_sleep(sv, wait))
             {
                 log_info("stopped while waiting to reconnect");
                 return 0;

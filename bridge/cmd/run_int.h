@@ -58,8 +58,15 @@ struct supervisor
     PGconn *tmonitor;         /* the applying side: its sequences, the status reports */
     bool status_table;        /* the applying side has memori_bridge.stream_status */
     int64_t last_status;      /* monotonic us of the last status report */
-    int64_t monitor_retry;    /* when to try connecting them again */
+    int64_t monitor_retry[2]; /* when to try connecting monitor, tmonitor again */
     int64_t last_seq_sync;    /* monotonic us of the last sequence sync */
+    char note[2][64];         /* application_name set on monitor, tmonitor ("" as opened) */
+
+    /* the last session's server processes: ended if they still hold the slot
+     * or the claim on the direction after that session lost its link */
+    int prev_pid[2];     /* on the streaming side, on the applying side */
+    int64_t prev_opened; /* monotonic us when both were connected */
+    bool prev_lost;      /* the last session ended with a lost link */
 
     /* lag-line rates */
     uint64_t last_changes, last_xacts;
@@ -72,11 +79,31 @@ void run_request_stop(struct supervisor *sv);
 /* ---- run_monitor.c ----------------------------------------------------- */
 
 /* The streaming side's monitoring connection, (re)opened when needed; FORCE
- * tries at once rather than after the retry interval. */
+ * tries at once, rather than after the retry interval and not while that
+ * side's link is known to be down. */
 bool run_ensure_monitor(struct supervisor *sv, bool force);
 
-/* The applying side's monitoring connection, (re)opened when needed. */
-bool run_ensure_tmonitor(struct supervisor *sv);
+/* The applying side's monitoring connection, the same way. */
+bool run_ensure_tmonitor(struct supervisor *sv, bool force);
+
+/* Before a session, on the monitors (opened within connect_timeout, then
+ * guarded by peer_timeout): may a stream go on from where the side applied to
+ * stands (continuity.h)? FILTER (LEN bytes) gets what wal2json leaves out
+ * (the other direction's origin id). Returns false with *OUT: TRANSIENT when
+ * a side cannot be reached (its link recorded as down), FATAL when the stream
+ * may not go on (logged). */
+bool run_check_sides(struct supervisor *sv, char *filter, size_t len, enum session_outcome *out);
+
+/* A busy slot or claim right after a session lost its link: the server may
+ * still run that session's process, which holds it until the server notices
+ * the link is gone (its own keepalives: two hours by default). This bridge's
+ * own process, and nobody else's (peer_end_backend): end it. Returns true
+ * when one was ended. */
+bool run_end_lost_session(struct supervisor *sv);
+
+/* Which link is down now (enum state_link): for the metrics, the lag lines,
+ * the status row, and a note on the other side (run_monitor.c). */
+void run_set_link(struct supervisor *sv, int link);
 
 /* A lag line, now. */
 void run_lag_line(struct supervisor *sv);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bridge/base/log.h"
 #include "bridge/pg/continuity.h"
@@ -62,6 +63,17 @@ struct side_info
     bool hold_alive;      /* that backend still runs */
     double hold_age;      /* seconds since its last word */
     double stream_lag, stream_age;
+    char stream_link[16];   /* the side it cannot reach ("" when none) */
+    double stream_link_age; /* seconds since that link went down */
+    /* bridges that say on this side which link of theirs is down (their
+     * monitor's application_name, run_monitor.c) */
+    struct
+    {
+        int pid;
+        char link[16];
+        double age;
+    } notes[4];
+    int nnotes;
 };
 
 struct report
@@ -177,10 +189,14 @@ read_side(struct report *r, struct side_info *s)
     PQclear(res);
     s->fenced = fence_count(s->conn, r->conf->schemas);
 
+    /* (to_jsonb: the link columns may be missing in a table of an earlier version) */
     res = PQexecParams(s->conn,
                        "SELECT direction, pid, coalesce(lag_seconds, -1), "
-                       "       extract(epoch FROM now() - updated_at) "
-                       "FROM memori_bridge.stream_status WHERE slot = $1 "
+                       "       extract(epoch FROM now() - updated_at), "
+                       "       coalesce(to_jsonb(t)->>'link_down', ''), "
+                       "       coalesce(extract(epoch FROM now() - "
+                       "           (to_jsonb(t)->>'link_down_since')::timestamptz), 0) "
+                       "FROM memori_bridge.stream_status t WHERE slot = $1 "
                        "ORDER BY updated_at DESC LIMIT 1",
                        1, NULL, s == &r->src ? &names[1] : &names[0], NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
@@ -189,7 +205,31 @@ read_side(struct report *r, struct side_info *s)
         s->stream_pid = (int) strtol(PQgetvalue(res, 0, 1), NULL, 10);
         s->stream_lag = strtod(PQgetvalue(res, 0, 2), NULL);
         s->stream_age = strtod(PQgetvalue(res, 0, 3), NULL);
-        s->reporting = s->stream_age < 10;
+        snprintf(s->stream_link, sizeof(s->stream_link), "%s", PQgetvalue(res, 0, 4));
+        s->stream_link_age = strtod(PQgetvalue(res, 0, 5), NULL);
+        /* it reports every second, but a connection attempt (while a link is
+         * down) can hold it for connect_timeout */
+        s->reporting = s->stream_age < 10 + (double) r->conf->connect_timeout_ms / 1000;
+    }
+    PQclear(res);
+
+    res = PQexec(s->conn,
+                 "SELECT (pg_catalog.regexp_match(application_name, "
+                 "         '^memori-bridge ([0-9]+): ([a-z]+) link down since ([0-9]+)$'))[1:3] "
+                 "FROM pg_catalog.pg_stat_activity "
+                 "WHERE application_name ~ '^memori-bridge [0-9]+: [a-z]+ link down since'");
+    for (i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res) && i < 4; i++)
+    {
+        int pid = 0;
+        char link[16] = "";
+        long long since = 0;
+
+        if (sscanf(PQgetvalue(res, i, 0), "{%d,%15[a-z],%lld}", &pid, link, &since) != 3)
+            continue;
+        s->notes[s->nnotes].pid = pid;
+        snprintf(s->notes[s->nnotes].link, sizeof(s->notes[0].link), "%s", link);
+        s->notes[s->nnotes].age = (double) time(NULL) - (double) since;
+        s->nnotes++;
     }
     PQclear(res);
 
@@ -270,6 +310,39 @@ read_sequences(struct report *r)
         r->nseqs++;
     }
     PQclear(res);
+}
+
+/* A running bridge of the live direction that says one of its links is down:
+ * in its status row on the side it applies to (OTHER), or, when it cannot
+ * reach that side, in its monitor's name on the side it streams from (LIVE).
+ * Warns and returns true when one does. */
+static bool
+link_down(struct report *r, struct side_info *live, struct side_info *other)
+{
+    const char *dir = r->reverse ? "reverse" : "forward";
+    int i;
+
+    if (other->reporting && other->stream_link[0] && strcmp(other->stream_dir, dir) == 0)
+    {
+        warn(r,
+             "the bridge (PID %d) streaming %s cannot reach the %s: its link there is down "
+             "for %.0f s; it reconnects by itself: check the network and the server there "
+             "(it gives a link peer_timeout to answer)",
+             other->stream_pid, dir, other->stream_link, other->stream_link_age);
+        return true;
+    }
+    for (i = 0; i < live->nnotes; i++)
+        if (strcmp(live->notes[i].link, other->role) == 0 &&
+            (!other->reporting || other->stream_pid == live->notes[i].pid))
+        {
+            warn(r,
+                 "the bridge (PID %d) streaming %s cannot reach the %s: its link there is down "
+                 "for %.0f s (it says so on the %s); it reconnects by itself: check the network "
+                 "and the server there (it gives a link peer_timeout to answer)",
+                 live->notes[i].pid, dir, other->role, live->notes[i].age, live->role);
+            return true;
+        }
+    return false;
 }
 
 /* Where PgBouncer's entry points, and whether it is held. */
@@ -359,6 +432,8 @@ judge(struct report *r)
                  sides[i]->role, sides[i]->hold_pid);
     if (r->cont.verdict != CONTINUITY_OK)
         warn(r, "%s", r->cont.why);
+    else if (link_down(r, live, other))
+        ; /* a bridge runs, and says why it does not stream */
     else if (sl != NULL && !sl->active)
         warn(r, "%s: no bridge streams slot \"%s\": start memori-bridge run", live->role,
              d->slot);
@@ -420,13 +495,18 @@ print_text(struct report *r)
                 printf("  progress of %s at %s\n", j ? r->rev.origin : r->fwd.origin,
                        s->progress[j]);
         if (s->reporting)
-            {
+        {
+            char down[96] = "";
+
+            if (s->stream_link[0])
+                snprintf(down, sizeof(down), "; its link to the %s is down (%.0f s)",
+                         s->stream_link, s->stream_link_age);
             if (s->stream_lag >= 0)
-                printf("  a bridge (PID %d) applies here, streaming %s, %.3f s behind\n",
-                       s->stream_pid, s->stream_dir, s->stream_lag);
+                printf("  a bridge (PID %d) applies here, streaming %s, %.3f s behind%s\n",
+                       s->stream_pid, s->stream_dir, s->stream_lag, down);
             else
-                printf("  a bridge (PID %d) applies here, streaming %s\n", s->stream_pid,
-                       s->stream_dir);
+                printf("  a bridge (PID %d) applies here, streaming %s%s\n", s->stream_pid,
+                       s->stream_dir, down);
         }
         if (s->held)
             printf("  %s for verify (PID %d here%s), %.0f s\n",
@@ -531,12 +611,20 @@ print_json(struct report *r)
                    x->wal_status, x->safe[0] ? x->safe : "null");
         }
         printf("],\"bridge\":");
-        if (s->reporting && s->stream_lag >= 0)
-            printf("{\"pid\":%d,\"direction\":\"%s\",\"lag_seconds\":%.3f}", s->stream_pid,
-                   s->stream_dir, s->stream_lag);
-        else if (s->reporting)
-            printf("{\"pid\":%d,\"direction\":\"%s\",\"lag_seconds\":null}", s->stream_pid,
+        if (s->reporting)
+        {
+            printf("{\"pid\":%d,\"direction\":\"%s\",\"lag_seconds\":", s->stream_pid,
                    s->stream_dir);
+            if (s->stream_lag >= 0)
+                printf("%.3f", s->stream_lag);
+            else
+                printf("null");
+            if (s->stream_link[0])
+                printf(",\"link_down\":\"%s\",\"link_down_seconds\":%.0f}", s->stream_link,
+                       s->stream_link_age);
+            else
+                printf(",\"link_down\":null,\"link_down_seconds\":null}");
+        }
         else
             printf("null");
         printf(",\"hold\":");

@@ -9,6 +9,13 @@
  * from the source's column list, so that no row travels and the column order
  * of the target does not matter. Both sides compute at the same time. The
  * report is verify_report.c's.
+ *
+ * verify_timeout bounds the whole command: every connection it opens is
+ * guarded by the deadline (peer.h), so that a link that dies, or a server that
+ * does not answer, cannot hold it. At the deadline one line says what it was
+ * doing; the sockets are shut, which ends its sessions (and the temporary
+ * slot with them), and a bridge it paused is released on a connection of its
+ * own.
  */
 #include "bridge/cmd/verify.h"
 
@@ -16,8 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/base/clock.h"
 #include "bridge/base/log.h"
 #include "bridge/cmd/verify_int.h"
+#include "bridge/pg/peer.h"
 #include "bridge/pg/schemas.h"
 #include "bridge/pg/seqsync.h"
 
@@ -43,6 +52,104 @@ verify_usage(FILE *out)
           "\n"
           "exit status: 0 equal, 3 different, 1 could not compare\n",
           out);
+}
+
+/* ---- the deadline ----------------------------------------------------- */
+
+/* The guard's thread, at the deadline: the one line. */
+static void
+expired(void *arg)
+{
+    struct verify *v = arg;
+    const char *table = atomic_load(&v->table);
+
+    if (atomic_exchange(&v->expired, true))
+        return;
+    log_error("verify gave up after %.0f s (verify_timeout) while %s%s%s: a link is down or a "
+              "server does not answer; memori-bridge status says which, or give it longer with "
+              "--verify-timeout",
+              (double) v->conf->verify_timeout_ms / 1000, atomic_load(&v->step), table ? " " : "",
+              table ? table : "");
+    if (v->last_word)
+        log_set_level(LOG_OFF);
+}
+
+static void
+step(struct verify *v, const char *what, const char *table)
+{
+    atomic_store(&v->step, what);
+    atomic_store(&v->table, table);
+}
+
+PGconn *
+verify_connect(struct verify *v, const char *dsn, const char *role, enum pgconn_kind kind)
+{
+    int64_t timeout = v->conf->connect_timeout_ms, left;
+    char err[2600];
+    PGconn *conn;
+
+    if (v->deadline != 0)
+    {
+        left = (v->deadline - clock_now_us()) / 1000;
+        if (left <= 0)
+        {
+            expired(v);
+            return NULL;
+        }
+        if (left < timeout)
+            timeout = left;
+    }
+    step(v, strcmp(role, "source") == 0 ? "connecting to the source" : "connecting to the target",
+         NULL);
+    conn = pgconn_try(dsn, kind, "memori-bridge verify", timeout, err, sizeof(err));
+    if (conn == NULL)
+    {
+        if (v->deadline != 0 && clock_now_us() >= v->deadline - 1000000)
+            expired(v); /* the connection waited for the deadline */
+        else if (err[0] == '(')
+            log_error("could not connect to the %s %s", role, err);
+        else
+            log_error("the %s %s", role, err);
+        return NULL;
+    }
+    pgconn_notices(conn, role);
+    if (v->deadline != 0)
+    {
+        left = (v->deadline - clock_now_us()) / 1000;
+        peer_guard(conn, left > 0 ? left : 0, expired, v);
+    }
+    return conn;
+}
+
+void
+verify_close(PGconn *conn)
+{
+    peer_close(conn);
+}
+
+/* After the deadline: the sessions are shut, and a bridge paused for this
+ * verify would hold still until its own limit. Release it on a connection of
+ * its own, within a few seconds, quietly. */
+static void
+release_after_deadline(struct verify *v)
+{
+    const char *params[1] = {v->token};
+    char err[2600];
+    PGconn *conn;
+
+    if (v->token[0] == '\0')
+        return;
+    conn = pgconn_try(v->dir.to_dsn, PGCONN_SQL, "memori-bridge verify", 5000, err, sizeof(err));
+    if (conn != NULL)
+    {
+        peer_guard(conn, 5000, NULL, NULL);
+        PQclear(PQexecParams(conn, "DELETE FROM memori_bridge.verify_pause WHERE token = $1", 1,
+                             NULL, params, NULL, NULL, 0));
+        PQclear(PQexecParams(conn, "SELECT pg_catalog.pg_notify('memori_bridge', $1)", 1, NULL,
+                             params, NULL, NULL, 0));
+        peer_close(conn);
+    }
+    v->token[0] = '\0';
 }
 
 /* ---- what to compare -------------------------------------------------- */
@@ -118,6 +225,7 @@ load_tables(struct verify *v)
 
     tparams[1] =
         PQserverVersion(v->snap) >= 140000 && PQserverVersion(v->dst) >= 140000 ? "t" : "f";
+    step(v, "reading the tables", NULL);
     res = q(v->snap, vmsg(v, "could not read the %s's tables", v->dir.from_role), tables_sql, 2,
             tparams);
     PGresult *sc, *dc;
@@ -333,6 +441,7 @@ hash_tables(struct verify *v)
 
         if (t->dst_cols == NULL || !t->schema_equal)
             continue; /* reported as a schema difference */
+        step(v, "hashing", t->label);
         chunk_sql(v, t, sql, sizeof(sql));
         /* both databases at once */
         if (PQsendQuery(v->snap, sql) != 1 || PQsendQuery(v->dst, sql) != 1)
@@ -368,10 +477,12 @@ static bool
 read_sequences(struct verify *v)
 {
     const char *params[1] = {v->conf->schemas};
-    PGresult *res = q(v->src, vmsg(v, "could not list the %s's sequences", v->dir.from_role),
-                      seq_list_sql, 1, params);
+    PGresult *res;
     int r;
 
+    step(v, "reading the sequences", NULL);
+    res = q(v->src, vmsg(v, "could not list the %s's sequences", v->dir.from_role), seq_list_sql, 1,
+            params);
     if (res == NULL)
         return false;
     v->nseqs = PQntuples(res);
@@ -421,14 +532,10 @@ free_verify(struct verify *v)
     }
     free(v->tables);
     free(v->seqs);
-    if (v->snap != NULL)
-        PQfinish(v->snap);
-    if (v->repl != NULL)
-        PQfinish(v->repl);
-    if (v->src != NULL)
-        PQfinish(v->src);
-    if (v->dst != NULL)
-        PQfinish(v->dst);
+    verify_close(v->snap);
+    verify_close(v->repl);
+    verify_close(v->src);
+    verify_close(v->dst);
 }
 
 static bool
@@ -436,10 +543,10 @@ open_snapshot(struct verify *v)
 {
     char sql[256], *lit;
 
-    v->snap = pgconn_open(v->dir.from_dsn, v->dir.from_role, PGCONN_SQL, "memori-bridge verify",
-                          v->conf->connect_timeout_ms, NULL);
+    v->snap = verify_connect(v, v->dir.from_dsn, v->dir.from_role, PGCONN_SQL);
     if (v->snap == NULL)
         return false;
+    step(v, "opening the snapshot", NULL);
     lit = PQescapeLiteral(v->snap, v->snapshot, strlen(v->snapshot));
     snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT %s", lit ? lit : "''");
     PQfreemem(lit);
@@ -451,8 +558,10 @@ open_snapshot(struct verify *v)
               "SET LOCAL search_path = ''", 0, NULL);
 }
 
-int
-verify_compare(const struct conf *conf, bool json, bool show_keys, long long width)
+/* The comparison; LAST_WORD: nothing is logged after the line of the
+ * deadline (the command itself, not a step of cutover). */
+static int
+compare(const struct conf *conf, bool json, bool show_keys, long long width, bool last_word)
 {
     struct verify v;
     int status = 1;
@@ -463,11 +572,12 @@ verify_compare(const struct conf *conf, bool json, bool show_keys, long long wid
     v.show_keys = show_keys;
     v.width = width;
     v.pause_timeout_ms = 300000;
-    v.src = pgconn_open(conf->source, "source", PGCONN_SQL, "memori-bridge verify",
-                        conf->connect_timeout_ms, NULL);
-    v.dst = v.src ? pgconn_open(conf->target, "target", PGCONN_SQL, "memori-bridge verify",
-                                conf->connect_timeout_ms, NULL)
-                  : NULL;
+    v.last_word = last_word;
+    if (conf->verify_timeout_ms > 0)
+        v.deadline = clock_now_us() + conf->verify_timeout_ms * 1000;
+    v.src = verify_connect(&v, conf->source, "source", PGCONN_SQL);
+    v.dst = v.src ? verify_connect(&v, conf->target, "target", PGCONN_SQL) : NULL;
+    step(&v, "setting up the sessions", NULL);
     if (v.dst == NULL ||
         !ok(v.src, "could not set up the source session", "SET search_path = ''", 0, NULL) ||
         !ok(v.dst, "could not set up the target session", "SET search_path = ''", 0, NULL))
@@ -501,10 +611,25 @@ verify_compare(const struct conf *conf, bool json, bool show_keys, long long wid
         !load_tables(&v) || !hash_tables(&v) || !verify_hold_stood(&v))
         goto done;
     verify_release_bridge(&v);
+    step(&v, "reporting", NULL);
+    peer_unguard(v.src);
+    peer_unguard(v.dst);
+    peer_unguard(v.snap);
+    peer_unguard(v.repl);
+    if (atomic_load(&v.expired))
+        goto done; /* the deadline came as the last answer did */
     status = verify_report(&v);
 done:
+    if (atomic_load(&v.expired))
+        release_after_deadline(&v);
     free_verify(&v);
     return status;
+}
+
+int
+verify_compare(const struct conf *conf, bool json, bool show_keys, long long width)
+{
+    return compare(conf, json, show_keys, width, false);
 }
 
 int
@@ -549,5 +674,5 @@ cmd_verify(int argc, char **argv, const struct conf *conf)
     }
     if (!conf_require_dsns(conf, "verify"))
         return EXIT_USAGE;
-    return verify_compare(conf, v.json, v.show_keys, v.width);
+    return compare(conf, v.json, v.show_keys, v.width, true);
 }

@@ -7,6 +7,7 @@
 #define MEMORI_BRIDGE_VERIFY_INT_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +68,12 @@ struct verify
     char snapshot[128];
     char token[64]; /* of our pause request, "" when none */
     bool streaming; /* a bridge streams the slot (paused for us) */
+    int64_t deadline;            /* monotonic us when verify gives up (verify_timeout); 0 never */
+    _Atomic(const char *) step;  /* what it does now, for the line when it gives up */
+    _Atomic(const char *) table; /* the table it hashes, or NULL */
+    _Atomic bool expired;        /* it gave up: the line is out */
+    bool last_word;              /* ... and then nothing more is logged (the command's own
+                                  * run, not cutover's) */
     struct vtable *tables;
     int ntables;
     struct vseq *seqs;
@@ -102,6 +109,13 @@ ok(PGconn *conn, const char *what, const char *sql, int n, const char *const *pa
     PQclear(res);
     return res != NULL;
 }
+
+/* verify.c: open a connection of verify's to DSN (ROLE's), guarded by its
+ * deadline; NULL after one line (the deadline's, when it came first). */
+PGconn *verify_connect(struct verify *v, const char *dsn, const char *role, enum pgconn_kind kind);
+
+/* Close CONN (NULL is fine), ending its guard. */
+void verify_close(PGconn *conn);
 
 /* verify_point.c: the point both sides are compared at (v->point, v->snapshot),
  * with a running bridge asked to hold there; and letting it go on. */

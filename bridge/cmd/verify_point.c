@@ -35,12 +35,12 @@ make_point(struct verify *v)
     char cmd[256];
     PGresult *res;
 
-    if (v->repl != NULL)
-        PQfinish(v->repl); /* a temporary slot goes with its connection */
-    v->repl = pgconn_open(v->dir.from_dsn, v->dir.from_role, PGCONN_REPLICATION,
-                          "memori-bridge verify", v->conf->connect_timeout_ms, NULL);
+    verify_close(v->repl); /* a temporary slot goes with its connection */
+    v->repl = verify_connect(v, v->dir.from_dsn, v->dir.from_role, PGCONN_REPLICATION);
     if (v->repl == NULL)
         return false;
+    atomic_store(&v->step, "taking a snapshot (a temporary slot)");
+    atomic_store(&v->table, NULL);
     snprintf(cmd, sizeof(cmd),
              "CREATE_REPLICATION_SLOT \"memori_bridge_verify_%d_%u\" TEMPORARY LOGICAL "
              "wal2json EXPORT_SNAPSHOT",
@@ -83,6 +83,7 @@ pause_bridge(struct verify *v, bool *past)
             "SELECT pg_catalog.pg_notify('memori_bridge', $1)", 1, params))
         return false;
     log_info("asked the running bridge to pause at %s", v->point);
+    atomic_store(&v->step, "waiting for the running bridge to pause");
     for (;;)
     {
         PGresult *res =
@@ -93,8 +94,11 @@ pause_bridge(struct verify *v, bool *past)
         int64_t now = clock_now_us();
         char state[16] = "";
 
-        if (res == NULL)
+        if (res == NULL || atomic_load(&v->expired))
+        {
+            PQclear(res);
             return false;
+        }
         if (PQntuples(res) == 1)
             snprintf(state, sizeof(state), "%s", PQgetvalue(res, 0, 0));
         PQclear(res);

@@ -10,6 +10,15 @@
 #include "bridge/base/log.h"
 #include "bridge/base/secret.h"
 
+/* The peer timeout of new connections (pgconn_set_peer_timeout), 0: none. */
+static int64_t peer_timeout_ms;
+
+void
+pgconn_set_peer_timeout(int64_t ms)
+{
+    peer_timeout_ms = ms;
+}
+
 /* The fix when a connection pooler answers instead of PostgreSQL. */
 #define DIRECT_CONNECTION                                                                          \
     "use the direct connection to PostgreSQL (hosted Supabase: db.<project>.supabase.co "          \
@@ -96,8 +105,13 @@ connect_failure(PGconn *conn, char *buf, size_t len, enum pgconn_failure *failur
         hint = "check the password in the connection string, PGPASSWORD or ~/.pgpass";
     else if (strstr(msg, "Connection refused") != NULL ||
              strstr(msg, "could not translate host name") != NULL ||
-             strstr(msg, "timeout expired") != NULL || strstr(msg, "No route to host") != NULL)
+             strstr(msg, "timeout expired") != NULL || strstr(msg, "No route to host") != NULL ||
+             strstr(msg, "Network is unreachable") != NULL ||
+             strstr(msg, "Connection reset by peer") != NULL ||
+             strstr(msg, "Connection timed out") != NULL ||
+             strstr(msg, "server closed the connection unexpectedly") != NULL)
     {
+        /* nobody answers, or the link broke while logging in: both may pass */
         hint = "is the server running there and accepting TCP connections? check host and port";
         f = PGCONN_TRANSIENT;
     }
@@ -225,9 +239,9 @@ static PGconn *
 connect_dsn(const char *dsn, enum pgconn_kind kind, const char *appname,
             int64_t connect_timeout_ms, char *err, size_t errlen, enum pgconn_failure *failure)
 {
-    const char *keywords[8], *values[8];
+    const char *keywords[16], *values[16];
     PQconninfoOption *opts;
-    char options[1024], timeout[32], where[512], why[1800];
+    char options[1024], timeout[32], where[512], why[1800], peer[4][24];
     const char *user_options;
     PGconn *conn;
     int n = 0;
@@ -258,6 +272,33 @@ connect_dsn(const char *dsn, enum pgconn_kind kind, const char *appname,
                  (long long) ((connect_timeout_ms + 999) / 1000));
         keywords[n] = "connect_timeout";
         values[n++] = timeout;
+    }
+    if (peer_timeout_ms > 0)
+    {
+        /* keepalives find an idle dead link after the peer timeout (idle T/2,
+         * then 3 probes T/6 apart); tcp_user_timeout ends a connection whose
+         * data stays unacknowledged that long (peer.h) */
+        int64_t t = peer_timeout_ms;
+        long long idle = (long long) (t / 2000), interval = (long long) (t / 6000);
+        static const char *const names[4] = {"keepalives_idle", "keepalives_interval",
+                                             "keepalives_count", "tcp_user_timeout"};
+        int k;
+
+        snprintf(peer[0], sizeof(peer[0]), "%lld", idle > 0 ? idle : 1);
+        snprintf(peer[1], sizeof(peer[1]), "%lld", interval > 0 ? interval : 1);
+        snprintf(peer[2], sizeof(peer[2]), "3");
+        snprintf(peer[3], sizeof(peer[3]), "%lld", (long long) t);
+        if (option_value(opts, "keepalives") == NULL)
+        {
+            keywords[n] = "keepalives";
+            values[n++] = "1";
+        }
+        for (k = 0; k < 4; k++)
+            if (option_value(opts, names[k]) == NULL)
+            {
+                keywords[n] = names[k];
+                values[n++] = peer[k];
+            }
     }
     if (kind == PGCONN_REPLICATION)
     {
@@ -299,9 +340,15 @@ pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, const char
             log_error("the %s %s", role, err);
         return NULL;
     }
+    pgconn_notices(conn, role);
+    return conn;
+}
+
+void
+pgconn_notices(PGconn *conn, const char *role)
+{
     PQsetNoticeProcessor(conn, notice_to_log,
                          (void *) (strcmp(role, "source") == 0 ? "source" : "target"));
-    return conn;
 }
 
 PGconn *

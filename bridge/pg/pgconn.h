@@ -41,6 +41,14 @@ enum pgconn_failure
 };
 
 /*
+ * The peer timeout of every connection opened from now on (peer.h):
+ * keepalives=1, keepalives_idle, keepalives_interval and keepalives_count that
+ * find an idle dead link after MS, and tcp_user_timeout=MS, each unless the
+ * DSN sets it. 0 (the default) sets none.
+ */
+void pgconn_set_peer_timeout(int64_t ms);
+
+/*
  * Connect to DSN as the ROLE ("source" or "target", for messages) with the
  * pinned settings, application_name APPNAME, and CONNECT_TIMEOUT_MS unless
  * the DSN sets connect_timeout. On success returns the connection (the caller
@@ -56,6 +64,9 @@ PGconn *pgconn_open(const char *dsn, const char *role, enum pgconn_kind kind, co
  * what is wrong with DSN), for checks that report it their own way. */
 PGconn *pgconn_try(const char *dsn, enum pgconn_kind kind, const char *appname,
                    int64_t connect_timeout_ms, char *err, size_t errlen);
+
+/* Log the server notices of CONN as pgconn_open does, as the ROLE's. */
+void pgconn_notices(PGconn *conn, const char *role);
 
 /* Whether DSN parses as a connection string. If not, false with the reason
  * in ERR (no password in it): a setting that is not valid, found before any

@@ -28,6 +28,11 @@
  * The session never runs with synchronous_commit = off, so a commit that
  * returned is durable: the position published to the reader is the committed
  * one.
+ *
+ * A target link that dies while nothing is applied must be found too: while
+ * idle, a Sync goes to the server every quarter of peer_timeout, and its
+ * answer is waited for as any result is (pipeline.h: a silent server is
+ * asked about on a new connection).
  */
 #include "bridge/streaming/apply_int.h"
 
@@ -471,6 +476,7 @@ idle_work(struct apply *a, enum apply_outcome *out, int *timeout_ms)
 {
     int64_t now = clock_now_us();
     int64_t interval = a->o.conf->status_interval_ms * 1000;
+    int64_t ping = a->o.conf->peer_timeout_ms * 250;
 
     *timeout_ms = -1;
     if (a->group_open && !a->in_xact)
@@ -500,6 +506,20 @@ idle_work(struct apply *a, enum apply_outcome *out, int *timeout_ms)
         if (due)
             return apply_progress_commit(a, out);
         *timeout_ms = (int) ((a->last_progress_commit + interval - now) / 1000) + 1;
+    }
+    if (ping > 0 && a->pl.len == 0)
+    {
+        if (now - a->last_ping >= ping)
+        {
+            a->last_ping = now;
+            if (!pl_sync(&a->pl))
+            {
+                *out = apply_failure_outcome(a);
+                return false;
+            }
+        }
+        else if (*timeout_ms < 0 || *timeout_ms > (a->last_ping + ping - now) / 1000 + 1)
+            *timeout_ms = (int) ((a->last_ping + ping - now) / 1000) + 1;
     }
     return true;
 }

@@ -85,6 +85,13 @@ const char *apply_switch_token(const struct apply *a);
 /* "host=... port=... dbname=... user=..." of the target connection. */
 char *apply_describe(struct apply *a, char *buf, size_t len);
 
+/* The server process of the target connection (PQbackendPID). */
+int apply_backend_pid(const struct apply *a);
+
+/* After APPLY_TRANSIENT: was it the connection (rather than, say, a
+ * deadlock)? */
+bool apply_link_lost(const struct apply *a);
+
 /* Close the connection and free A. */
 void apply_close(struct apply *a);
 

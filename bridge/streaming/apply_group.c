@@ -412,14 +412,19 @@ apply_reload_catalog(struct apply *a)
         return false;
     apply_reset_pending(a, 0);
     stmt_cache_clear(&a->cache);
+    apply_guard(a);
     res = PQexec(a->conn, "DEALLOCATE ALL");
     PQclear(res);
     if (!catalog_load(&a->cat, a->conn, a->o.schemas, &failure))
     {
+        if (!apply_unguard(a, "reading the catalog"))
+            return false;
         a->pl.failed = true;
         a->pl.transient = failure == PGCONN_TRANSIENT;
         snprintf(a->pl.message, sizeof(a->pl.message), "could not read the target's catalog");
         return false;
     }
+    if (!apply_unguard(a, "reading the catalog"))
+        return false;
     return pl_enter(&a->pl);
 }

@@ -31,36 +31,42 @@ drop_request(struct apply *a, const char *token)
 {
     const char *params[1] = {token};
 
+    apply_guard(a);
     PQclear(PQexecParams(a->conn, "DELETE FROM memori_bridge.verify_pause WHERE token = $1", 1,
                          NULL, params, NULL, NULL, 0));
+    apply_unguard(a, "dropping verify's request");
 }
 
 /* Tell verify where we hold: STATE 'paused' (at its point) or 'past' (we had
  * applied a transaction committed after its point before we saw the request:
  * verify picks a later point, which we can reach since we hold). */
-static void
+static bool
 report_hold(struct apply *a, const char *state)
 {
     const char *params[3] = {a->pause_token, NULL, state};
     char committed[LSN_BUFSZ];
 
     params[1] = lsn_format(a->committed, committed);
+    apply_guard(a);
     PQclear(PQexecParams(a->conn,
                          "UPDATE memori_bridge.verify_pause SET state = $3, "
                          "applied = $2::pg_lsn, updated_at = now() WHERE token = $1",
                          3, NULL, params, NULL, NULL, 0));
+    return apply_unguard(a, "telling verify where it holds");
 }
 
 /* Hold still at a transaction boundary (outside pipeline mode) until verify
  * releases us, or moves its point further (then go on to it: returns with
- * a->pause_at set). PAST: we are beyond the point asked for. */
-static void
+ * a->pause_at set). PAST: we are beyond the point asked for. Returns false
+ * when the link is down (logged, recorded). */
+static bool
 hold_here(struct apply *a, bool past)
 {
     const char *params[1] = {a->pause_token};
     int64_t start = clock_now_us();
 
-    report_hold(a, past ? "past" : "paused");
+    if (!report_hold(a, past ? "past" : "paused"))
+        return false;
     if (past)
         log_info("verify asked for a pause at " LSN_FMT ", already applied past it; holding at "
                  LSN_FMT " until it takes a later point",
@@ -90,6 +96,7 @@ hold_here(struct apply *a, bool past)
             break;
         while ((n = PQnotifies(a->conn)) != NULL)
             PQfreemem(n);
+        apply_guard(a);
         res = PQexecParams(a->conn,
                            "SELECT state, pause_at, " HOLDER_ALIVE ", coalesce(holder_pid, 0) "
                            "FROM memori_bridge.verify_pause WHERE token = $1",
@@ -102,6 +109,8 @@ hold_here(struct apply *a, bool past)
             holder = (int) strtol(PQgetvalue(res, 0, 3), NULL, 10);
         }
         PQclear(res);
+        if (!apply_unguard(a, "holding still for verify"))
+            return false;
         if (!alive)
         {
             log_warning("the verify that asked for this hold (PID %d on the %s) is gone without "
@@ -117,9 +126,10 @@ hold_here(struct apply *a, bool past)
             {
                 a->pause_at = at;
                 log_info("verify moved its point to " LSN_FMT "; going on to it", LSN_ARGS(at));
-                return;
+                return true;
             }
-            report_hold(a, "past");
+            if (!report_hold(a, "past"))
+                return false;
             continue;
         }
         if (strcmp(state, "paused") != 0 && strcmp(state, "past") != 0)
@@ -129,15 +139,18 @@ hold_here(struct apply *a, bool past)
         }
     }
     a->pause_token[0] = '\0';
+    return PQstatus(a->conn) == CONNECTION_OK;
 }
 
-/* A request of verify, read outside pipeline mode at a transaction boundary. */
-static void
+/* A request of verify, read outside pipeline mode at a transaction boundary.
+ * Returns false when the link is down. */
+static bool
 read_request(struct apply *a)
 {
     const char *params[1] = {a->o.origin};
     PGresult *res;
 
+    apply_guard(a);
     /* requests of verifies that are gone: nobody will release them */
     PQclear(PQexecParams(a->conn,
                          "DELETE FROM memori_bridge.verify_pause WHERE slot = $1 AND NOT "
@@ -153,11 +166,13 @@ read_request(struct apply *a)
         lsn_parse(PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)), &a->pause_at);
     }
     PQclear(res);
+    if (!apply_unguard(a, "reading verify's request"))
+        return false;
     if (a->pause_at == LSN_INVALID || a->last_commit < a->pause_at)
-        return;
+        return true;
     /* already applied a transaction committed after the point: hold here,
      * and let verify take a later one */
-    hold_here(a, true);
+    return hold_here(a, true);
 }
 
 /* Look for verify's NOTIFY; only between target transactions. */
@@ -181,9 +196,8 @@ apply_check_requests(struct apply *a)
     a->unread = false;
     if (!got || a->pause_at != LSN_INVALID)
         return true;
-    if (!pl_sync(&a->pl) || !pl_leave(&a->pl))
+    if (!pl_sync(&a->pl) || !pl_leave(&a->pl) || !read_request(a))
         return false;
-    read_request(a);
     return pl_enter(&a->pl);
 }
 
@@ -191,8 +205,7 @@ apply_check_requests(struct apply *a)
 bool
 apply_hold(struct apply *a)
 {
-    if (!pl_sync(&a->pl) || !pl_leave(&a->pl))
+    if (!pl_sync(&a->pl) || !pl_leave(&a->pl) || !hold_here(a, false))
         return false;
-    hold_here(a, false);
     return pl_enter(&a->pl);
 }

@@ -85,6 +85,7 @@ struct apply
     lsn_t confirm;   /* skipped/empty/idle position waiting for a progress-only commit */
     char confirm_ts[TS_LEN];
     int64_t last_progress_commit;
+    int64_t last_ping; /* monotonic us of the last idle round trip (peer.h) */
     lsn_t last_pos;  /* WAL position of the last item taken */
     bool careful;
     lsn_t refused;   /* APPLY_REFUSED: replay carefully up to here */
@@ -149,6 +150,16 @@ bool apply_reload_catalog(struct apply *a);
 
 /* Record a client-side refusal of REC (no such table or column). */
 void apply_refuse_record(struct apply *a, const struct w2j_record *rec, const char *message);
+
+/* ---- apply_session.c --------------------------------------------------- */
+
+/* Guard the blocking calls that follow on the connection, outside pipeline
+ * mode, by peer_timeout (peer.h). */
+void apply_guard(struct apply *a);
+
+/* End that guard. Returns false when it expired, WHILE doing what: the link
+ * is down (logged; recorded in the pipeline as a transient failure). */
+bool apply_unguard(struct apply *a, const char *while_doing);
 
 /* ---- apply_hold.c ------------------------------------------------------ */
 

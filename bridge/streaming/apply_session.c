@@ -12,7 +12,36 @@
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
 #include "bridge/pg/fence.h"
+#include "bridge/pg/peer.h"
 #include "bridge/pg/progress.h"
+
+/* ---- guards ----------------------------------------------------------- */
+
+void
+apply_guard(struct apply *a)
+{
+    peer_guard(a->conn, a->o.conf->peer_timeout_ms, NULL, NULL);
+}
+
+bool
+apply_unguard(struct apply *a, const char *while_doing)
+{
+    if (!peer_unguard(a->conn))
+        return true;
+    log_error("the link to the %s is down: no answer within %.0f s while %s (peer_timeout); "
+              "reconnecting",
+              a->o.role, (double) a->o.conf->peer_timeout_ms / 1000, while_doing);
+    PQconsumeInput(a->conn); /* libpq learns it from the shut socket */
+    if (!a->pl.failed)
+    {
+        a->pl.failed = true;
+        a->pl.transient = true;
+        memset(&a->pl.fail, 0, sizeof(a->pl.fail));
+        a->pl.fail.kind = PL_OTHER;
+        snprintf(a->pl.message, sizeof(a->pl.message), "the link to it is down");
+    }
+    return false;
+}
 
 /* ---- opening ---------------------------------------------------------- */
 
@@ -175,6 +204,7 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
     if (a->conn == NULL)
         goto fail;
     snprintf(a->user, sizeof(a->user), "%s", PQuser(a->conn));
+    apply_guard(a); /* the session's set-up, as a whole */
 
     /* generic plans: a custom plan sees the real array length (one row, say)
      * and always looks cheaper than the generic one, so the default "auto"
@@ -236,11 +266,24 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
     PQclear(res);
     res = NULL;
     apply_stage_open(a);
+    if (!apply_unguard(a, "opening the session"))
+    {
+        *failure = PGCONN_TRANSIENT;
+        goto fail;
+    }
     if (!pl_init(&a->pl, a->conn, INFLIGHT))
         goto fail;
+    pl_set_peer(&a->pl, opts->dsn, opts->role, opts->conf->peer_timeout_ms);
     return a;
 fail:
     PQclear(res);
+    if (a->conn != NULL && peer_unguard(a->conn))
+    {
+        log_error("the link to the %s is down: no answer within %.0f s while opening the "
+                  "session (peer_timeout); reconnecting",
+                  opts->role, (double) opts->conf->peer_timeout_ms / 1000);
+        *failure = PGCONN_TRANSIENT;
+    }
     apply_close(a);
     return NULL;
 }
@@ -269,13 +312,24 @@ apply_describe(struct apply *a, char *buf, size_t len)
     return pgconn_describe(a->conn, buf, len);
 }
 
+int
+apply_backend_pid(const struct apply *a)
+{
+    return a->conn != NULL ? PQbackendPID(a->conn) : 0;
+}
+
+bool
+apply_link_lost(const struct apply *a)
+{
+    return a->conn == NULL || PQstatus(a->conn) != CONNECTION_OK;
+}
+
 void
 apply_close(struct apply *a)
 {
     if (a == NULL)
         return;
-    if (a->conn != NULL)
-        PQfinish(a->conn);
+    peer_close(a->conn);
     pl_free(&a->pl);
     catalog_free(&a->cat);
     stmt_cache_clear(&a->cache);

@@ -20,6 +20,7 @@
 
 #include <microhttpd.h>
 
+#include "bridge/base/clock.h"
 #include "bridge/base/log.h"
 #include "bridge/pg/direction.h"
 
@@ -233,6 +234,18 @@ metrics_render(const struct conf *conf, struct run_state *st, struct ring *ring)
     sample_u64(f, "memori_bridge_streaming", "gauge",
                "1 while a session streams the slot, 0 while connecting or waiting to retry.",
                atomic_load(&st->streaming));
+    {
+        int down = atomic_load(&st->link_down);
+
+        family(f, "memori_bridge_link_up", "gauge",
+               "0 while the link to that side is down (lost, or cannot be opened), else 1.");
+        fprintf(f, "memori_bridge_link_up{side=\"%s\"} %d\n", d.from_role, down != STATE_LINK_FROM);
+        fprintf(f, "memori_bridge_link_up{side=\"%s\"} %d\n", d.to_role, down != STATE_LINK_TO);
+        if (down != STATE_LINK_NONE)
+            sample_double(f, "memori_bridge_link_down_seconds", "gauge",
+                          "How long the link that is down has been down.",
+                          (double) (clock_wall_us() - atomic_load(&st->link_down_us)) / 1e6);
+    }
     sample_u64(f, "memori_bridge_caught_up", "gauge",
                "1 when everything the streaming side had was applied, at the last sample.",
                atomic_load(&st->caught_up));
@@ -256,10 +269,16 @@ metrics_render(const struct conf *conf, struct run_state *st, struct ring *ring)
         sample_u64(f, "memori_bridge_lag_bytes", "gauge",
                    "WAL bytes of the streaming side not yet applied, at the last sample.",
                    (uint64_t) s);
-    if ((s = atomic_load(&st->lag_us)) >= 0)
+    /* while a session streams with its links up, the last sample's; else now,
+     * so that it keeps growing whatever the supervisor is doing */
+    s = atomic_load(&st->streaming) && atomic_load(&st->link_down) == STATE_LINK_NONE
+            ? atomic_load(&st->lag_us)
+            : state_lag_us(st, clock_wall_us());
+    if (s >= 0)
         sample_double(f, "memori_bridge_lag_seconds", "gauge",
-                      "Seconds since the source committed the oldest transaction not yet "
-                      "applied (0 when caught up), at the last sample.",
+                      "Seconds since the oldest transaction not known to be applied was "
+                      "committed on the source (0 when caught up); it grows while a link is "
+                      "down.",
                       (double) s / 1e6);
     if ((s = atomic_load(&st->applied_commit_us)) > 0)
         sample_double(f, "memori_bridge_last_commit_timestamp_seconds", "gauge",

@@ -15,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "bridge/base/clock.h"
 #include "bridge/base/log.h"
+#include "bridge/pg/peer.h"
 #include "bridge/pg/pgconn.h"
 
 #define TEXTARRAYOID 1009
@@ -39,6 +42,14 @@ pl_init(struct pipeline *p, PGconn *conn, unsigned cap)
         return false;
     }
     return true;
+}
+
+void
+pl_set_peer(struct pipeline *p, const char *dsn, const char *role, int64_t peer_timeout_ms)
+{
+    p->dsn = dsn;
+    p->role = role;
+    p->peer_us = peer_timeout_ms * 1000;
 }
 
 void
@@ -132,22 +143,70 @@ on_result(struct pipeline *p, PGresult *res)
     }
 }
 
-/* Wait for the socket: readable, and writable too when WRITE. */
+/* The server said nothing for a while: is its process at work, or is the
+ * link dead? Returns false (the failure recorded, the socket shut) when dead. */
+static bool
+still_alive(struct pipeline *p, int64_t silence)
+{
+    char why[1400];
+    enum peer_state state =
+        peer_probe(p->dsn, PQbackendPID(p->conn), p->peer_us / 4000, why, sizeof(why));
+
+    if (state == PEER_BUSY)
+    {
+        log_debug("the %s has answered nothing for %.1f s, but %s", p->role, (double) silence / 1e6,
+                  why);
+        return true;
+    }
+    log_error("the link to the %s is down: no answer for %.1f s, and %s (peer_timeout %.0f s); "
+              "reconnecting",
+              p->role, (double) silence / 1e6, why, (double) p->peer_us / 1e6);
+    if (!p->failed)
+    {
+        p->failed = true;
+        p->transient = true;
+        memset(&p->fail, 0, sizeof(p->fail));
+        p->fail.kind = PL_OTHER;
+        snprintf(p->message, sizeof(p->message), "the link to it is down");
+    }
+    /* libpq learns it too, so that nothing waits on this connection again */
+    shutdown(PQsocket(p->conn), SHUT_RDWR);
+    PQconsumeInput(p->conn);
+    return false;
+}
+
+/* Wait for the socket: readable, and writable too when WRITE; bounded by the
+ * peer timeout (still_alive). */
 static bool
 wait_socket(struct pipeline *p, bool write)
 {
     struct pollfd fd = {PQsocket(p->conn), (short) (POLLIN | (write ? POLLOUT : 0)), 0};
+    int64_t since = clock_now_us();
 
     for (;;)
     {
-        int r = poll(&fd, 1, -1);
+        int timeout = -1, r;
 
+        if (p->peer_us > 0)
+        {
+            int64_t left = since + p->peer_us / 2 - clock_now_us();
+
+            timeout = left > 0 ? (int) (left / 1000) + 1 : 0;
+        }
+        r = poll(&fd, 1, timeout);
         if (r > 0)
             return true;
         if (r < 0 && errno != EINTR)
         {
-            log_error("could not wait for the target: %s", strerror(errno));
+            log_error("could not wait for the %s: %s", p->role ? p->role : "target",
+                      strerror(errno));
             return false;
+        }
+        if (r == 0 && p->peer_us > 0 && clock_now_us() - since >= p->peer_us / 2)
+        {
+            if (!still_alive(p, clock_now_us() - since))
+                return false;
+            since = clock_now_us();
         }
     }
 }

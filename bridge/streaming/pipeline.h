@@ -13,6 +13,13 @@
  * A server error does not return false: it is recorded (the first one only,
  * since the rest of the pipeline is aborted after it) and the caller checks
  * pl->failed at its next sync point. false means the connection is gone.
+ *
+ * No wait is unbounded (pl_set_peer): after half of peer_timeout with nothing
+ * from the server, the pipeline asks the server, on a new connection, what its
+ * process does (peer_probe). A process that works (a long statement, a lock
+ * wait) is waited for; one that waits for the bridge while the bridge waits
+ * for it means the link is dead: the socket is shut, the failure recorded as
+ * transient, and false returned.
  */
 #ifndef MB_PIPELINE_H
 #define MB_PIPELINE_H
@@ -54,6 +61,9 @@ struct pl_entry
 struct pipeline
 {
     PGconn *conn;              /* borrowed */
+    const char *dsn;           /* borrowed: the server's, for a probe (pl_set_peer) */
+    const char *role;          /* "target" or "source", for messages */
+    int64_t peer_us;           /* peer_timeout; 0: wait for ever */
     struct pl_entry *q;        /* owned: ring of cap entries */
     unsigned head, len, cap;   /* oldest entry, entries in flight, size */
     bool expect_null;          /* a query's result was read; its NULL follows */
@@ -72,6 +82,10 @@ struct pipeline
 /* Set P up on CONN (which this switches to pipeline and non-blocking mode).
  * Returns false (logged) when out of memory or libpq refuses. */
 bool pl_init(struct pipeline *p, PGconn *conn, unsigned cap);
+
+/* Bound P's waits by PEER_TIMEOUT_MS (see above); DSN and ROLE are borrowed
+ * and must outlive P. */
+void pl_set_peer(struct pipeline *p, const char *dsn, const char *role, int64_t peer_timeout_ms);
 
 void pl_free(struct pipeline *p);
 

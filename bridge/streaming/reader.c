@@ -15,6 +15,7 @@
 
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
+#include "bridge/pg/peer.h"
 #include "decoder/w2j.h"
 
 /* Status goes out at most this often when only the durable position moved. */
@@ -31,6 +32,11 @@ struct reader
     bool in_xact;       /* between a B and its C */
     lsn_t last_idle;    /* position of the last IDLE item */
     int64_t interval;   /* status interval, microseconds */
+    int64_t peer;       /* peer_timeout, microseconds */
+    int64_t contact;    /* monotonic us of the last sign of life: a message, a busy
+                         * server process, or the end of a wait for a free batch
+                         * (the socket is not read meanwhile) */
+    int64_t last_ping;  /* monotonic us of the last status that asked for a reply */
 };
 
 /* Microseconds until the next status is due (at least 0). */
@@ -65,22 +71,80 @@ push(struct reader *r)
     }
 }
 
+/* The last sign of life from the server. */
+static int64_t
+last_contact(const struct reader *r)
+{
+    return r->s->last_recv > r->contact ? r->s->last_recv : r->contact;
+}
+
+/*
+ * The silence check, while waiting for the server: ask for a reply after a
+ * quarter of peer_timeout, ask the server about the walsender after half of
+ * it (within a quarter). Returns false when the link is dead (logged).
+ */
+static bool
+check_silence(struct reader *r)
+{
+    int64_t now = clock_now_us(), silence = now - last_contact(r);
+    enum peer_state state;
+    char why[1400];
+
+    if (silence >= r->peer / 4 && now - r->last_ping >= r->peer / 4)
+    {
+        r->last_ping = now;
+        if (!stream_send_status(r->s, atomic_load(&r->st->durable), true))
+            return false;
+    }
+    if (silence < r->peer / 2)
+        return true;
+    state = peer_probe(r->s->dsn, PQbackendPID(r->s->conn), r->peer / 4000, why, sizeof(why));
+    if (state == PEER_BUSY)
+    {
+        log_debug("the %s has sent nothing for %.1f s, but %s", r->s->role, (double) silence / 1e6,
+                  why);
+        r->contact = clock_now_us();
+        return true;
+    }
+    log_error("the link to the %s is down: nothing came on the replication connection for "
+              "%.1f s, not even an answer to a keepalive, and %s (peer_timeout %.0f s); "
+              "reconnecting",
+              r->s->role, (double) (clock_now_us() - last_contact(r)) / 1e6, why,
+              (double) r->peer / 1e6);
+    r->s->copy_ended = true; /* no goodbye on a dead link */
+    return false;
+}
+
+/* Microseconds until the silence check is due again. */
+static int64_t
+until_check(const struct reader *r)
+{
+    int64_t step = r->peer / 8, left = last_contact(r) + step - clock_now_us();
+
+    return left > 0 && left < step ? left : step;
+}
+
 /* Get a free batch, waiting (and keeping the status going) while there is
  * none. Returns 1, 0 when stopped, -1 on failure. */
 static int
 get_batch(struct reader *r)
 {
+    bool waited = false;
+
     while ((r->cur = ring_take_free(r->ring)) == NULL)
     {
         struct pollfd fds[2] = {{r->ring->free_fd, POLLIN, 0}, {r->st->stop_fd, POLLIN, 0}};
 
         if (atomic_load(&r->st->stop))
             return 0;
+        waited = true;
         if (poll(fds, 2, (int) (until_status(r) / 1000) + 1) > 0 && (fds[0].revents & POLLIN))
             ring_clear(r->ring->free_fd);
         if (!status_if_due(r))
             return -1;
     }
+    if (waited)
+        r->contact = clock_now_us(); /* the socket was not read meanwhile */
     return 1;
 }
 
@@ -136,6 +200,15 @@ reader_run(struct stream *s, struct ring *ring, struct run_state *st, const stru
     r.st = st;
     r.conf = conf;
     r.interval = conf->status_interval_ms * 1000;
+    if (s->sender_timeout_ms > 0 && r.interval > s->sender_timeout_ms * 500)
+    {
+        /* the walsender gives up on a standby silent for wal_sender_timeout */
+        r.interval = s->sender_timeout_ms * 500;
+        log_debug("the %s's wal_sender_timeout is %.1f s: standby status every %.1f s", s->role,
+                  (double) s->sender_timeout_ms / 1000, (double) r.interval / 1e6);
+    }
+    r.peer = conf->peer_timeout_ms * 1000;
+    r.contact = r.last_ping = clock_now_us();
     w2j_parser_init(&r.parser, NULL, NULL);
     while (!atomic_load(&st->stop))
     {
@@ -150,10 +223,13 @@ reader_run(struct stream *s, struct ring *ring, struct run_state *st, const stru
             out = READER_TRANSIENT;
             break;
         }
-        got = stream_read(s, &msg, r.cur != NULL && r.cur->nitems > 0
-                                       ? 0
-                                       : (int) (until_status(&r) / 1000) + 1,
-                          st->stop_fd, &failure);
+        {
+            int64_t wait = until_status(&r) < until_check(&r) ? until_status(&r) : until_check(&r);
+
+            got = stream_read(s, &msg,
+                              r.cur != NULL && r.cur->nitems > 0 ? 0 : (int) (wait / 1000) + 1,
+                              st->stop_fd, &failure);
+        }
         if (got < 0)
         {
             out = failure == PGCONN_TRANSIENT ? READER_TRANSIENT : READER_FATAL;
@@ -162,8 +238,14 @@ reader_run(struct stream *s, struct ring *ring, struct run_state *st, const stru
         if (got == 0)
         {
             push(&r); /* nothing more for now: let the applier have it */
+            if (!atomic_load(&st->stop) && !check_silence(&r))
+            {
+                out = READER_TRANSIENT;
+                break;
+            }
             continue;
         }
+        atomic_store(&st->contact_us, s->last_recv);
         if (msg.kind == STREAM_KEEPALIVE)
         {
             atomic_store(&st->server_end, msg.wal_end);

@@ -8,9 +8,20 @@
  * IDLE item, so that the applier can confirm positions the server skipped.
  *
  * It answers keepalives that ask for a reply at once, and sends standby status
- * at least every status interval, also while it waits for a free batch. The
- * flush position it sends is only ever the applier's durable progress
+ * at least every status interval (and more often than half the server's
+ * wal_sender_timeout), also while it waits for a free batch. The flush
+ * position it sends is only ever the applier's durable progress
  * (run_state.durable).
+ *
+ * A dead link: when nothing at all has come for a quarter of peer_timeout, the
+ * status it sends asks the server for a reply, which a walsender sends at
+ * once; when still nothing has come at half of it, it asks the server on a new
+ * connection what the walsender does (peer_probe). A walsender that decodes a
+ * large transaction is busy and stays silent (wal2json on PostgreSQL 15 and
+ * older says nothing until the transaction is decoded): the reader goes on
+ * waiting. One that waits for this side, one that is gone, or a server that
+ * cannot be reached means the link is dead: the reader says so and ends with
+ * READER_TRANSIENT, within about peer_timeout.
  */
 #ifndef MB_READER_H
 #define MB_READER_H

@@ -24,6 +24,14 @@ enum state_action
     STATE_NACTIONS
 };
 
+/* A link of a session: to the side streamed from, or to the side applied to. */
+enum state_link
+{
+    STATE_LINK_NONE = 0,
+    STATE_LINK_FROM, /* the replication connection, and the monitor of that side */
+    STATE_LINK_TO,   /* the apply connection, and the monitor of that side */
+};
+
 /* What was applied (committed) to one table, for the metrics. */
 struct table_counts
 {
@@ -57,8 +65,15 @@ struct run_state
     /* written by the reader */
     _Atomic uint64_t received;        /* WAL position of the last message received */
     _Atomic uint64_t server_end;      /* the server's end of WAL in its last keepalive */
+    _Atomic int64_t contact_us;       /* monotonic us of the last message from the server */
     _Atomic bool reader_idle;         /* the last message was a keepalive, outside any
                                        * transaction: the server has nothing more now */
+
+    /* written by the reader's or the applier's thread, whichever loses its
+     * connection first (compare and exchange from STATE_LINK_NONE); cleared
+     * at the start of each session */
+    _Atomic int lost;        /* enum state_link */
+    _Atomic int64_t lost_us; /* wall clock (Unix microseconds) when it was lost */
 
     struct table_counts tables[STATE_MAX_TABLES]; /* by the applier, at commit; the
                                                    * tables past STATE_MAX_TABLES are
@@ -71,6 +86,11 @@ struct run_state
     _Atomic int64_t lag_bytes;        /* of the last sample (every second), -1 unknown */
     _Atomic int64_t lag_us;           /* of the last sample, -1 unknown */
     _Atomic bool caught_up;           /* of the last sample */
+    _Atomic int64_t caught_up_us;     /* wall clock (Unix microseconds) of the last sample
+                                       * that found everything applied; 0 never */
+    _Atomic int link_down;            /* enum state_link: the link that is down now (a
+                                       * session lost it, or cannot open it), or none */
+    _Atomic int64_t link_down_us;     /* wall clock (Unix microseconds) since when */
     _Atomic bool streaming;           /* a session is streaming now */
     _Atomic uint64_t sessions;        /* sessions that got streaming */
     _Atomic uint64_t reconnects;      /* sessions started again after a lost connection */
@@ -79,5 +99,30 @@ struct run_state
     int stop_fd;                      /* eventfd, signalled with stop */
     int done_fd;                      /* eventfd, signalled when a thread ends */
 };
+
+/*
+ * The lag in seconds, as microseconds, at wall-clock time NOW (Unix
+ * microseconds); -1 when unknown. Lag counts from H, the latest time before
+ * which every transaction the source committed is applied: the commit time of
+ * the oldest transaction not applied yet while one is applied (or of the last
+ * one applied, since they are applied in commit order), or, when later, the
+ * last sample that found everything applied. So while a link is down the lag
+ * keeps growing from the last moment the bridge knew it had everything, and
+ * never freezes. 0 when the last sample found everything applied and the
+ * session streams with its links up. The metrics call it at each scrape.
+ */
+static inline int64_t
+state_lag_us(struct run_state *st, int64_t now)
+{
+    int64_t commit = atomic_load(&st->applied_commit_us), known = atomic_load(&st->caught_up_us);
+    int64_t h = commit > known ? commit : known;
+
+    if (atomic_load(&st->streaming) && atomic_load(&st->link_down) == STATE_LINK_NONE &&
+        atomic_load(&st->caught_up))
+        return 0;
+    if (h == 0)
+        return -1;
+    return now > h ? now - h : 0;
+}
 
 #endif

@@ -18,7 +18,9 @@
 #include <time.h>
 
 #include "bridge/base/clock.h"
+#include "bridge/base/conf.h"
 #include "bridge/base/log.h"
+#include "bridge/pg/peer.h"
 
 /* Seconds between the Unix epoch and PostgreSQL's, 2000-01-01. */
 #define PG_EPOCH_OFFSET_S INT64_C(946684800)
@@ -232,11 +234,31 @@ stream_open(struct stream *s, const struct stream_options *opts, enum pgconn_fai
         log_error("could not build START_REPLICATION for slot \"%s\"", opts->slot);
         return false;
     }
+    s->dsn = opts->dsn;
     s->conn = pgconn_open(opts->dsn, opts->role, PGCONN_REPLICATION, "memori-bridge",
                           opts->connect_timeout_ms, failure);
     if (s->conn == NULL)
         return false;
+    peer_guard(s->conn, opts->connect_timeout_ms, NULL, NULL);
+    /* how long the walsender waits for our status before it gives up on us
+     * (the reader sends it more often than half of that) */
+    res = PQexec(s->conn, "SHOW wal_sender_timeout");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        !conf_parse_duration(PQgetvalue(res, 0, 0), &s->sender_timeout_ms))
+        s->sender_timeout_ms = 0;
+    PQclear(res);
     res = PQexec(s->conn, cmd);
+    if (peer_unguard(s->conn))
+    {
+        log_error("the %s did not answer START_REPLICATION of slot \"%s\" within %.0f s; the "
+                  "link to it is down",
+                  s->role, opts->slot, (double) opts->connect_timeout_ms / 1000);
+        *failure = PGCONN_TRANSIENT;
+        PQclear(res);
+        peer_close(s->conn);
+        s->conn = NULL;
+        return false;
+    }
     if (PQresultStatus(res) != PGRES_COPY_BOTH)
     {
         log_start_failure(s, opts->slot, res, opts->busy_final);
@@ -250,7 +272,7 @@ stream_open(struct stream *s, const struct stream_options *opts, enum pgconn_fai
     }
     PQclear(res);
     s->received = opts->start;
-    s->last_status = clock_now_us();
+    s->last_status = s->last_recv = clock_now_us();
     log_debug("streaming slot \"%s\" from the %s at " LSN_FMT, opts->slot, opts->role,
               LSN_ARGS(opts->start));
     return true;
@@ -320,6 +342,9 @@ stream_read(struct stream *s, struct stream_msg *msg, int timeout_ms, int wake_f
                           pgconn_error(s->conn, NULL, err, sizeof(err)));
                 return -1;
             }
+            /* bytes came, if not a whole message yet (a large one may take a
+             * while): the server is there */
+            s->last_recv = clock_now_us();
             timeout_ms = 0; /* data came: read what is there, then return */
             continue;
         }
@@ -360,6 +385,7 @@ stream_read(struct stream *s, struct stream_msg *msg, int timeout_ms, int wake_f
     }
 
     memset(msg, 0, sizeof(*msg));
+    s->last_recv = clock_now_us();
     if (s->copybuf[0] == 'w' && len >= 25)
     {
         msg->kind = STREAM_XLOGDATA;
@@ -448,6 +474,6 @@ stream_close(struct stream *s, lsn_t flushed)
         PQputCopyEnd(s->conn, NULL);
         PQflush(s->conn);
     }
-    PQfinish(s->conn);
+    peer_close(s->conn);
     s->conn = NULL;
 }

@@ -61,6 +61,7 @@ struct stream_msg
 struct stream
 {
     PGconn *conn;        /* owned */
+    const char *dsn;     /* borrowed from the options: for a probe (peer.h) */
     char *copybuf;       /* owned by libpq: the last message read */
     char slot[128];      /* the slot streamed */
     char role[16];       /* "source" or "target" */
@@ -68,14 +69,19 @@ struct stream
     lsn_t server_end;    /* walEnd of the last keepalive */
     lsn_t flushed_sent;  /* flush position of the last status sent */
     int64_t last_status; /* monotonic microseconds of the last status sent */
+    int64_t last_recv;   /* monotonic microseconds of the last bytes received */
+    int64_t sender_timeout_ms; /* the server's wal_sender_timeout, read at the start
+                                * (0: none, or unknown) */
     bool copy_ended;     /* the server ended the copy (or the connection died) */
     int active_pid;      /* when START_REPLICATION failed because the slot is
                           * active: the PID using it, else 0 */
 };
 
 /*
- * Connect in replication mode and start streaming OPTS->slot from
- * OPTS->start with the wal2json options the bridge relies on. On success
+ * Connect in replication mode, read the server's wal_sender_timeout, and start
+ * streaming OPTS->slot from OPTS->start with the wal2json options the bridge
+ * relies on; the setting up must be done within OPTS->connect_timeout_ms (a
+ * silent server fails it as a lost connection). On success
  * returns true and S owns the connection. On failure logs one line naming the
  * slot and the fix, sets *FAILURE, closes what it opened and returns false.
  */

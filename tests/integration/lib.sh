@@ -4,8 +4,12 @@
 #                              Supabase makes it, DST = cluster 2);
 #                              --ssl: TLS only, DSNs with sslmode=verify-full
 #   mb_start_pgbouncer N [OPT] a PgBouncer in front of cluster N (PGB_DSN, ...)
+#   mb_start_link N VAR        a link proxy in front of cluster N (tests/harness/pgl):
+#                              VAR_DSN (through it), VAR_DIR (for mb_link)
+#   mb_link VAR MODE [ARGS]    switch it: pass, reset, blackhole, slow [DELAY_MS], strand
 #   mb_setup_pair [SQL...]     memori schema (and SQL files) on both, slot on SRC,
 #                              the target marked ready (mb_mark_ready)
+#   mb_metrics_url LOG         the metrics URL a bridge logging to LOG serves
 #   mb_sql DSN SQL             run SQL; mb_val DSN SQL prints one value
 #   mb_progress DSN NAME       the progress of a direction recorded on a side
 #   mb_bridge ARGS...          run memori-bridge; all its output is kept
@@ -89,6 +93,42 @@ mb_start_pgbouncer()
     local env
     env=$(bash "${MB_PGH%/*}/pgb" start "$MB_SET" "$@") || mb_die "could not start PgBouncer"
     eval "$env"
+}
+
+# mb_start_link N VAR: a link proxy (tests/harness/pgl) in front of cluster
+# N, stopped with the set; sets VAR_DSN (the cluster's DSN through the proxy)
+# and VAR_DIR.
+mb_start_link()
+{
+    local env port
+    env=$(bash "${MB_PGH%/*}/pgl" start "$MB_SET" "$1") || mb_die "could not start a link proxy"
+    eval "$env"
+    port=PGH_${1}_PORT
+    eval "dsn=\$PGH_${1}_DSN"
+    # shellcheck disable=SC2154
+    printf -v "${2}_DSN" '%s' "${dsn/port=${!port}/port=$PGL_PORT}"
+    printf -v "${2}_DIR" '%s' "$PGL_DIR"
+}
+
+# mb_link VAR MODE [ARGS]: switch the proxy of mb_start_link VAR (pgl mode).
+mb_link()
+{
+    local dir=${1}_DIR
+    bash "${MB_PGH%/*}/pgl" mode "${!dir}" "${@:2}" || mb_die "could not switch link $1 to $2"
+    mb_log "link $1: $2${3:+ $3}"
+}
+
+# mb_metrics_url LOG: the URL (http://HOST:PORT) of the metrics endpoint of
+# the bridge that logs to LOG, from its log line (10 s); "" when none.
+mb_metrics_url()
+{
+    local url=
+    for _ in $(seq 1 100); do
+        url=$(sed -n 's#.*serving metrics at \(http://[^/]*\)/metrics.*#\1#p' "$1" | head -1)
+        [ -n "$url" ] && break
+        sleep 0.1
+    done
+    printf '%s\n' "$url"
 }
 
 # mb_sql DSN SQL: run SQL, quietly; fail the test when it fails.

@@ -29,12 +29,7 @@ lsn_bytes()
     --reconnect-min 100ms --reconnect-max 1s >>"$MB_TMP/bridge.log" 2>&1 &
 bridge=$!
 MB_BG_PIDS+=("$bridge")
-url=
-for _ in $(seq 1 100); do
-    url=$(sed -n 's#.*serving metrics at \(http://[^/]*\)/metrics.*#\1#p' "$MB_TMP/bridge.log" | head -1)
-    [ -n "$url" ] && break
-    sleep 0.1
-done
+url=$(mb_metrics_url "$MB_TMP/bridge.log")
 [ -n "$url" ] && mb_ok "port 0 took a free port: $url" || mb_die "no metrics line: $(cat "$MB_TMP/bridge.log")"
 grep -q "serving metrics at http://127.0.0.1:[1-9][0-9]*/metrics" "$MB_TMP/bridge.log" ||
     mb_fail "the log line does not name the bound port"

@@ -154,6 +154,21 @@ Test(lag, text_line_marks_caught_up)
                "xacts/s=10.0 ring=3/16 caught-up");
 }
 
+Test(lag, text_and_json_name_the_link_that_is_down)
+{
+    struct lag_sample s = unknown_source();
+    char buf[512];
+
+    s.link_down = "source";
+    expect_str(lag_format_text(&s, buf, sizeof(buf)),
+               "lag applied=0/3000148 source=unknown bytes=unknown seconds=unknown "
+               "changes/s=1234.5 xacts/s=10.0 ring=3/16 source-link-down");
+    s.link_down = "target";
+    lag_format_json(&s, buf, sizeof(buf));
+    cr_assert(not(zero(ptr, strstr(buf, ",\"link_down\":\"target\",\"caught_up\":false"))),
+              "[%s]", buf);
+}
+
 Test(lag, json_members_give_every_figure)
 {
     struct lag_sample s = behind();

@@ -1,7 +1,8 @@
 /*
  * test_metrics.c - the metrics endpoint's pieces that need no server: the
  * address parser, the per-table tally (published at commit, discarded at
- * rollback), and the text rendering (escaping, unknown figures left out).
+ * rollback), and the text rendering (escaping, unknown figures left out, a
+ * link that is down, and a lag that keeps growing while it is).
  * tests/integration/run_metrics.sh scrapes a running bridge with curl and
  * promtool.
  */
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge/base/clock.h"
 #include "bridge/streaming/metrics.h"
 #include "bridge/streaming/tally.h"
 
@@ -151,5 +153,37 @@ Test(metrics, renders_escaped_labels_and_leaves_out_unknown_figures)
     cr_assert(strstr(text, "memori_bridge_source_lsn ") == NULL, "unknown source left out");
     cr_assert(strstr(text, "# TYPE memori_bridge_reconnects_total counter\n") != NULL);
     cr_assert(strstr(text, "process_resident_memory_bytes ") != NULL);
+    free(text);
+}
+
+Test(metrics, a_link_down_shows_and_its_lag_keeps_growing)
+{
+    struct conf c = {0};
+    struct ring r = {0};
+    int64_t now = clock_wall_us();
+    double lag = 0;
+    char *text, *at;
+
+    memset(&st, 0, sizeof(st));
+    c.slot = "memori_bridge";
+    atomic_store(&st.lag_bytes, 0);
+    atomic_store(&st.lag_us, 0); /* the last sample, before the link went down */
+    atomic_store(&st.caught_up, true);
+    atomic_store(&st.caught_up_us, now - 40 * INT64_C(1000000));
+    atomic_store(&st.applied_commit_us, now - 90 * INT64_C(1000000));
+    atomic_store(&st.streaming, false);
+    atomic_store(&st.link_down, STATE_LINK_FROM);
+    atomic_store(&st.link_down_us, now - 35 * INT64_C(1000000));
+    text = metrics_render(&c, &st, &r);
+    cr_assert(text != NULL);
+    cr_assert(strstr(text, "memori_bridge_streaming 0\n") != NULL, "%s", text);
+    cr_assert(strstr(text, "memori_bridge_link_up{side=\"source\"} 0\n") != NULL, "%s", text);
+    cr_assert(strstr(text, "memori_bridge_link_up{side=\"target\"} 1\n") != NULL, "%s", text);
+    cr_assert(strstr(text, "memori_bridge_link_down_seconds 3") != NULL, "%s", text);
+    /* from the last moment everything was known applied, not the last sample */
+    at = strstr(text, "\nmemori_bridge_lag_seconds ");
+    cr_assert(at != NULL && sscanf(at, "\nmemori_bridge_lag_seconds %lf", &lag) == 1, "%s", text);
+    cr_assert(ge(dbl, lag, 40.0), "lag %.3f s", lag);
+    cr_assert(lt(dbl, lag, 60.0), "lag %.3f s", lag);
     free(text);
 }
