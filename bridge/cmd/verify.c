@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "bridge/base/log.h"
+#include "bridge/cmd/schema_report.h"
 #include "bridge/cmd/verify_int.h"
 #include "bridge/pg/schemas.h"
 #include "bridge/pg/seqsync.h"
@@ -402,6 +403,9 @@ read_sequences(struct verify *v)
 static void
 free_verify(struct verify *v)
 {
+    tablediff_free(&v->schema);
+    tabledefs_free(&v->fromdefs);
+    tabledefs_free(&v->todefs);
     int i;
 
     verify_release_bridge(v);
@@ -495,6 +499,10 @@ verify_compare(const struct conf *conf, bool json, bool show_keys, long long wid
                      v.dir.slot);
         }
     }
+    /* the table definitions: columns, keys, indexes, constraints */
+    if (!schema_report_read(v.src, v.dir.from_role, v.dst, v.dir.to_role, conf->schemas,
+                            &v.fromdefs, &v.todefs, &v.schema))
+        goto done;
     /* sequences first: they move outside transactions, and the bridge sets
      * the target's only at cutover */
     if (!read_sequences(&v) || !verify_establish_point(&v) || !open_snapshot(&v) ||
