@@ -407,6 +407,14 @@ carried_columns(struct apply *a, struct cat_table *t, struct layout_table *lt,
                             label, q2, c->position);
         }
         owner = c->position ? layout_col_named(lt, c->name, c->name_len) : NULL;
+        if (owner != NULL && k < 0)
+        {
+            /* the applied side dropped the old one, as the stop said: the
+             * new one is added like any other */
+            if (!layout_set(lt, owner->attnum, owner->name, true))
+                return false;
+            owner = NULL;
+        }
         if (owner != NULL)
         {
             qi(c->name, q);
