@@ -17,19 +17,15 @@
 
 BRIDGE_LOG=$MB_OUTDIR/$MB_TEST.bridge.log
 : >"$BRIDGE_LOG"
+# both sides read with the settings the bridge pins
+export PGOPTIONS="-c datestyle=ISO -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex -c client_min_messages=warning"
 
 mb_schema_pair()
 {
     mb_start 2
-    mb_setup_pair "$here/crash_setup.sql"
-    mb_direction "${MB_DIRECTION:-forward}"
-    if [ "$SLOT" != memori_bridge ]; then
-        mb_sql "$FROM" "SELECT pg_create_logical_replication_slot('$SLOT', 'wal2json')"
-        mb_mark_ready reverse
-    fi
+    mb_setup_direction "$here/crash_setup.sql"
     FROM_ROLE=$([ "$FROM" = "$SRC" ] && echo source || echo target)
     TO_ROLE=$([ "$TO" = "$SRC" ] && echo source || echo target)
-    mb_log "direction: ${MB_DIRECTION:-forward}: from the $FROM_ROLE into the $TO_ROLE"
 }
 
 mb_schema_run()

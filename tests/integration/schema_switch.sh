@@ -11,7 +11,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 . "$here/switch_lib.sh"
 . "$here/schema_lib.sh"
-export PGOPTIONS="-c datestyle=ISO -c timezone=UTC -c extra_float_digits=3 -c bytea_output=hex -c client_min_messages=warning"
 MB_SCHEMAS=memori
 
 mb_start 2
