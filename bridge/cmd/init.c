@@ -37,7 +37,6 @@
 #include "bridge/pg/copy.h"
 #include "bridge/pg/ddl.h"
 #include "bridge/pg/fence.h"
-#include "bridge/pg/ddl_guard.h"
 #include "bridge/pg/pgconn.h"
 #include "bridge/pg/preflight.h"
 #include "bridge/pg/progress.h"
@@ -57,7 +56,6 @@ struct init
     PGconn *src;       /* owned */
     PGconn *dst;       /* owned */
     PGconn *repl;      /* owned: holds the exported snapshot until the copy is done */
-    PGconn *guard;     /* owned: ACCESS SHARE on the source's tables while they are copied */
     int sig_fd;        /* signalfd: SIGINT, SIGTERM */
     struct preflight pf;
 
@@ -635,7 +633,6 @@ load(struct init *in, int64_t started)
     log_info("COPY format: %s", in->why);
     if (!copy_tables(&co, &d, &cancelled, &rows, &bytes))
         goto out;
-    ddl_guard_release(&in->guard);
     copied = clock_now_us();
     /* MB as PostgreSQL's pg_size_pretty and the per-table lines count them: 2^20 */
     log_info("copied %lld rows, %.1f MB in %.1f s (%.1f MB/s)", (long long) rows,
@@ -718,9 +715,7 @@ cmd_init(int argc, char **argv, const struct conf *conf)
     if (!pgconn_script(in.dst, "could not create the bridge's own objects on the target",
                        bridge_objects_sql) ||
         !clean_up(&in) || !write_marker(&in, "preparing") ||
-        (in.replica_identity_full && !set_identity_full(&in)) || !create_slot(&in) ||
-        !(in.guard =
-              ddl_guard_take(conf->source, conf->schemas, in.snapshot, conf->connect_timeout_ms)))
+        (in.replica_identity_full && !set_identity_full(&in)) || !create_slot(&in))
         goto done;
     failpoint("init-after-slot");
     if (!write_marker(&in, "copying") || !load(&in, started))
@@ -733,7 +728,6 @@ cmd_init(int argc, char **argv, const struct conf *conf)
              (double) (clock_now_us() - started) / 1e6, in.consistent, conf->slot);
     status = 0;
 done:
-    ddl_guard_release(&in.guard);
     if (in.repl != NULL)
         PQfinish(in.repl);
     if (in.src != NULL)

@@ -8,119 +8,92 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/base/log.h"
 #include "bridge/pg/pgconn.h"
 
-/* The tables of the schemas, as the session's snapshot has them. */
-static const char tables_sql[] =
-    "SELECT c.oid, c.relfilenode, pg_catalog.format('%I.%I', n.nspname, c.relname) "
+/* The tables whose relfilenode in the snapshot's catalog is not the current
+ * one (pg_relation_filenode reads the relation as it is now). */
+static const char rewritten_sql[] =
+    "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) "
     "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-    "WHERE c.relkind = 'r' AND n.nspname = ANY "
-    "      (pg_catalog.string_to_array(pg_catalog.replace($1, ' ', ''), ',')) "
-    "ORDER BY c.oid";
+    "WHERE c.oid = ANY ($1::pg_catalog.oid[]) AND c.relfilenode <> 0 "
+    "  AND c.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_filenode(c.oid)";
 
-static PGresult *
-exec(PGconn *conn, const char *sql, int n, const char *const *params)
+bool
+ddl_guard_hold(PGconn *src, const struct ddl *d, char *err, size_t errlen)
 {
-    return pgconn_exec(conn, "could not hold the source's tables against DDL", sql, n, params,
-                       NULL);
-}
-
-/* The tables as SNAPSHOT has them, read on a session of their own. */
-static PGresult *
-snapshot_tables(const char *dsn, const char *schemas, const char *snapshot, int64_t timeout)
-{
-    const char *params[1] = {schemas};
-    PGconn *c = pgconn_open(dsn, "source", PGCONN_SQL, "memori-bridge init", timeout, NULL);
+    char *lock = NULL, *oids = NULL;
+    size_t llen = 0, olen = 0;
+    FILE *lf = open_memstream(&lock, &llen), *of = open_memstream(&oids, &olen);
+    const char *params[1];
     PGresult *res = NULL;
-    char sql[256], *lit;
+    bool ok = false;
+    int i;
 
-    if (c == NULL)
-        return NULL;
-    lit = PQescapeLiteral(c, snapshot, strlen(snapshot));
-    snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT %s", lit ? lit : "''");
-    PQfreemem(lit);
-    if ((res = exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL)) != NULL)
+    if (lf == NULL || of == NULL)
     {
-        PQclear(res);
-        if ((res = exec(c, sql, 0, NULL)) != NULL)
-        {
-            PQclear(res);
-            res = exec(c, tables_sql, 1, params);
-        }
+        if (lf != NULL)
+            fclose(lf);
+        if (of != NULL)
+            fclose(of);
+        free(lock);
+        free(oids);
+        snprintf(err, errlen, "out of memory");
+        return false;
     }
-    PQfinish(c);
-    return res;
-}
-
-PGconn *
-ddl_guard_take(const char *dsn, const char *schemas, const char *snapshot,
-               int64_t connect_timeout_ms)
-{
-    const char *params[1] = {schemas};
-    PGresult *then = snapshot_tables(dsn, schemas, snapshot, connect_timeout_ms), *now = NULL;
-    PGconn *guard = NULL;
-    char *sql = NULL;
-    size_t len = 0;
-    FILE *f;
-    int r;
-
-    if (then == NULL)
-        return NULL;
-    guard = pgconn_open(dsn, "source", PGCONN_SQL, "memori-bridge init", connect_timeout_ms, NULL);
-    if (guard == NULL || (now = exec(guard, "BEGIN", 0, NULL)) == NULL)
-        goto fail;
-    PQclear(now);
-    now = NULL;
-    if (PQntuples(then) > 0)
+    fputs("LOCK TABLE ", lf);
+    fputc('{', of);
+    for (i = 0; i < d->ntables; i++)
     {
-        if ((f = open_memstream(&sql, &len)) == NULL)
-            goto fail;
-        fputs("LOCK TABLE ", f);
-        for (r = 0; r < PQntuples(then); r++)
-            fprintf(f, "%s%s", r ? ", " : "", PQgetvalue(then, r, 2));
-        fputs(" IN ACCESS SHARE MODE", f);
-        if (fclose(f) != 0 || (now = exec(guard, sql, 0, NULL)) == NULL)
-            goto fail;
-        PQclear(now);
+        fprintf(lf, "%s%s", i ? ", " : "", d->tables[i].qualified);
+        fprintf(of, "%s%u", i ? "," : "", d->tables[i].oid);
     }
-    /* the lock holds them now: were they rewritten before it? */
-    if ((now = exec(guard, tables_sql, 1, params)) == NULL)
-        goto fail;
-    for (r = 0; r < PQntuples(then); r++)
+    fputs(" IN ACCESS SHARE MODE", lf);
+    fputc('}', of);
+    if (fclose(lf) != 0 || fclose(of) != 0)
     {
-        int k;
-
-        for (k = 0; k < PQntuples(now); k++)
-            if (strcmp(PQgetvalue(now, k, 0), PQgetvalue(then, r, 0)) == 0)
-                break;
-        if (k < PQntuples(now) && strcmp(PQgetvalue(now, k, 1), PQgetvalue(then, r, 1)) == 0)
-            continue;
-        log_error("table %s was %s on the source while init took its snapshot: the copy would "
-                  "see it without its rows; fix: memori-bridge init --force (DDL that comes "
-                  "later waits for the copy)",
-                  PQgetvalue(then, r, 2), k < PQntuples(now) ? "rewritten" : "dropped");
-        goto fail;
+        snprintf(err, errlen, "out of memory");
+        goto done;
     }
-    PQclear(now);
-    PQclear(then);
-    free(sql);
-    log_info("holding the source's tables against DDL until they are copied (DDL waits, "
-             "writers do not)");
-    return guard;
-fail:
-    PQclear(now);
-    PQclear(then);
-    free(sql);
-    if (guard != NULL)
-        PQfinish(guard);
-    return NULL;
-}
+    if (d->ntables == 0)
+    {
+        ok = true;
+        goto done;
+    }
+    PQclear(PQexec(src, "SET LOCAL lock_timeout = '" GUARD_LOCK_TIMEOUT "'"));
+    res = PQexec(src, lock);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    {
+        char msg[512];
 
-void
-ddl_guard_release(PGconn **guard)
-{
-    if (*guard != NULL)
-        PQfinish(*guard);
-    *guard = NULL;
+        snprintf(err, errlen,
+                 "could not hold the source's tables against DDL (%s): DDL was waiting for "
+                 "them, or came while init took its snapshot; fix: memori-bridge init again, "
+                 "with no DDL starting while it begins its copy",
+                 pgconn_error(src, res, msg, sizeof(msg)));
+        goto done;
+    }
+    PQclear(res);
+    PQclear(PQexec(src, "SET LOCAL lock_timeout = 0"));
+    params[0] = oids;
+    res = PQexecParams(src, rewritten_sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        snprintf(err, errlen, "could not check the source's tables: %s", PQresultErrorMessage(res));
+        goto done;
+    }
+    if (PQntuples(res) > 0)
+    {
+        snprintf(err, errlen,
+                 "table %s was rewritten on the source (ALTER TABLE) while init took its "
+                 "snapshot: the copy would see it without its rows; fix: memori-bridge init "
+                 "again (DDL that comes once the copy holds the tables waits for it)",
+                 PQgetvalue(res, 0, 0));
+        goto done;
+    }
+    ok = true;
+done:
+    PQclear(res);
+    free(lock);
+    free(oids);
+    return ok;
 }

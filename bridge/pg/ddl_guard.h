@@ -4,34 +4,33 @@
  * A table rewritten after a snapshot was taken (ALTER TABLE ... ADD COLUMN
  * with a volatile default, a type change) looks empty to that snapshot, and
  * its rows are in no stream either: init's copy would lose them without a
- * word. So once the slot has exported its snapshot, init holds ACCESS SHARE
- * on every table of the schemas until the copy has read them, and checks
- * that none was rewritten in between (each table's relfilenode as the
- * snapshot has it against the current one). Writers never wait for this
- * lock; DDL on those tables waits until the copy is done, and then reaches
- * the target through the stream like any other.
+ * word. So each copy session, as soon as it has imported the snapshot, takes
+ * ACCESS SHARE on every table it may copy, and checks that none was
+ * rewritten since the snapshot (the relfilenode the snapshot's catalog names
+ * against the current one). Writers never wait for these locks; DDL on those
+ * tables waits until the copy is done, and then reaches the target through
+ * the stream like any other.
  *
- * The lock is not taken before the slot is made: a transaction that wrote
- * and then waits for it would hold the slot's creation, which init waits
- * for while holding the lock.
+ * Every copy session must hold its locks before DDL queues for one: a lock
+ * request waits behind a waiting ACCESS EXCLUSIVE one, and the DDL waits for
+ * the sessions already holding theirs. A session that cannot get them within
+ * GUARD_LOCK_TIMEOUT gives up, and init with it (run it again).
  */
 #ifndef MB_DDL_GUARD_H
 #define MB_DDL_GUARD_H
 
-#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include <libpq-fe.h>
 
-/* Open a session on DSN (the source), lock the tables of SCHEMAS as SNAPSHOT
- * (an exported snapshot) has them in ACCESS SHARE mode, in a transaction that
- * stays open, and check that none was rewritten or dropped since the
- * snapshot. Returns the session (the caller releases it with
- * ddl_guard_release), or NULL after logging why, with the fix. */
-PGconn *ddl_guard_take(const char *dsn, const char *schemas, const char *snapshot,
-                       int64_t connect_timeout_ms);
+#include "bridge/pg/ddl.h"
 
-/* End the guard's transaction and session (*GUARD may be NULL); sets *GUARD
- * to NULL. */
-void ddl_guard_release(PGconn **guard);
+#define GUARD_LOCK_TIMEOUT "10s"
+
+/* On SRC, in a transaction that has imported init's snapshot: lock the
+ * tables of D in ACCESS SHARE mode, and check none was rewritten or dropped
+ * since the snapshot. Returns false with the reason and the fix in ERR. */
+bool ddl_guard_hold(PGconn *src, const struct ddl *d, char *err, size_t errlen);
 
 #endif
