@@ -74,6 +74,56 @@ ddl_sync_skips(struct apply *a)
     return true;
 }
 
+/*
+ * A direction's first session (nothing recorded yet: just after init or a
+ * first cutover, or a bridge from before the record) starts the record from
+ * the catalogs: for each table whose columns have the same names and types
+ * on both sides, the streamed side's attnums. The sides were just made equal,
+ * so that is what the stream will show; a table that differs is left to its
+ * changes, and a rename there names both statements. Best effort.
+ */
+static void
+seed_layout(struct apply *a)
+{
+    struct apply_ddl *x = a->ddl;
+    struct tabledefs from;
+    char q1[128], q2[128];
+    int i, j;
+
+    if (!ddl_read_from(a, &from))
+    {
+        a->pl.failed = false;
+        return;
+    }
+    for (i = 0; i < from.ntables; i++)
+    {
+        const struct td_table *f = &from.tables[i];
+        const struct cat_table *t =
+            catalog_find(&a->cat, f->schema, strlen(f->schema), f->name, strlen(f->name));
+        struct layout_table *lt;
+        bool same = t != NULL && t->ncols == f->ncols;
+
+        for (j = 0; same && j < f->ncols; j++)
+        {
+            int k = catalog_column(t, f->cols[j].name, strlen(f->cols[j].name));
+
+            same = k >= 0 && strcmp(tablediff_type_norm(f->cols[j].type, q1, sizeof(q1)),
+                                    tablediff_type_norm(t->cols[k].fulltype, q2, sizeof(q2))) == 0;
+        }
+        if (!same || (lt = layout_table(&x->layout, f->schema, strlen(f->schema), f->name,
+                                        strlen(f->name), true)) == NULL)
+            continue;
+        lt->relid = f->oid;
+        lt->relid_dirty = true;
+        for (j = 0; j < f->ncols; j++)
+            if (!layout_set(lt, f->cols[j].attnum, f->cols[j].name, false))
+                break;
+    }
+    tabledefs_free(&from);
+    if (!ddl_write_layout(a))
+        a->pl.failed = false;
+}
+
 bool
 apply_ddl_open(struct apply *a, enum pgconn_failure *failure)
 {
@@ -85,6 +135,8 @@ apply_ddl_open(struct apply *a, enum pgconn_failure *failure)
         return false;
     }
     a->ddl->keep = layout_load(&a->ddl->layout, a->conn, a->o.origin, a->o.role);
+    if (a->ddl->keep && a->ddl->layout.ntables == 0)
+        seed_layout(a);
     if (!ddl_sync_skips(a))
     {
         log_error("out of memory");
@@ -346,9 +398,9 @@ check_type(struct apply *a, const struct cat_table *t, int k, const struct w2j_c
              q, c->type, q, c->type);
     return ddl_stop(a, label, fix,
                     "existing values are converted; one that does not convert makes it fail",
-                    "column %s of %s changed type to %s (the %s has %s), which is not a widening "
-                    "the bridge follows by itself",
-                    q, label, c->type, a->o.role, tt);
+                    "column %s of %s is %s in the changes, %s on the %s: not a widening the "
+                    "bridge follows by itself",
+                    q, label, c->type, tt, a->o.role);
 }
 
 /* Pass 1: the columns the change carries. */
