@@ -24,6 +24,7 @@
 
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
+#include "bridge/pg/progress.h"
 #include "bridge/pg/tablediff.h"
 
 static bool
@@ -65,6 +66,17 @@ run_fix(struct apply *a, const struct td_diff *d)
 
     PQclear(PQexec(a->conn, "BEGIN"));
     PQclear(PQexec(a->conn, "SET LOCAL client_min_messages = warning"));
+    {
+        /* tagged like every transaction the bridge applies: the values it
+         * copies must not come back through the other direction (DESIGN
+         * invariant 5) */
+        char tag[160];
+        const char *params[2] = {PROGRESS_MSG_PREFIX, tag};
+
+        snprintf(tag, sizeof(tag), PROGRESS_TAG "%s", a->o.origin);
+        PQclear(PQexecParams(a->conn, "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)", 2,
+                             NULL, params, NULL, NULL, 0));
+    }
     lt = layout_table(&x->layout, f->schema, strlen(f->schema), f->name, strlen(f->name), true);
     if (lt == NULL)
         ok = false;
