@@ -258,9 +258,19 @@ fill_copy(struct apply *a, const struct cat_table *t, const struct td_table *src
              keys, q, t->qualified);
     if (!ddl_exec(a, "new column", sql, NULL, NULL))
         return false;
-    snprintf(sql, sizeof(sql), "COPY (SELECT %s, %s FROM ONLY %s) TO STDOUT", keys, sq,
-             src->qualified);
+    /* the lock first, the rows after, with a snapshot taken once it is held:
+     * COPY takes its snapshot before it waits for the lock, and a table that
+     * DDL rewrote meanwhile looks empty to a snapshot older than that */
+    PQclear(PQexec(from, "BEGIN"));
+    snprintf(sql, sizeof(sql), "LOCK TABLE %s IN ACCESS SHARE MODE", src->qualified);
     res = PQexec(from, sql);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+    {
+        PQclear(res);
+        snprintf(sql, sizeof(sql), "COPY (SELECT %s, %s FROM ONLY %s) TO STDOUT", keys, sq,
+                 src->qualified);
+        res = PQexec(from, sql);
+    }
     if (PQresultStatus(res) != PGRES_COPY_OUT)
     {
         char msg[512];
@@ -269,6 +279,7 @@ fill_copy(struct apply *a, const struct cat_table *t, const struct td_table *src
              "could not read column \"%s\" of %s.%s on the %s: %s", src_col->name, src->schema,
              src->name, a->o.from_role, pgconn_error(from, res, msg, sizeof(msg)));
         PQclear(res);
+        PQclear(PQexec(from, "ROLLBACK"));
         return false;
     }
     PQclear(res);
@@ -279,6 +290,7 @@ fill_copy(struct apply *a, const struct cat_table *t, const struct td_table *src
         while (PQgetCopyData(from, &buf, 0) > 0)
             PQfreemem(buf);
         PQclear(PQgetResult(from));
+        PQclear(PQexec(from, "ROLLBACK"));
         fail(a, true, "could not copy into the %s: %s", a->o.role, PQerrorMessage(a->conn));
         return false;
     }
@@ -294,6 +306,7 @@ fill_copy(struct apply *a, const struct cat_table *t, const struct td_table *src
         PQfreemem(buf);
     }
     PQclear(PQgetResult(from));
+    PQclear(PQexec(from, "COMMIT"));
     if (PQputCopyEnd(a->conn, n == -1 ? NULL : "source failed") != 1 ||
         PQresultStatus(res = PQgetResult(a->conn)) != PGRES_COMMAND_OK)
     {
