@@ -228,6 +228,7 @@ apply_ddl_table(struct apply *a, const struct w2j_record *rec)
     struct layout_table *lt, *was;
     char label[300], q[QI_LEN], q2[QI_LEN], q3[QI_LEN], fix[1024];
     int *attnums = NULL, n = 0;
+    const char **names = NULL;
     uint32_t i;
     enum ddl_result r = DDL_FAIL;
 
@@ -286,7 +287,8 @@ apply_ddl_table(struct apply *a, const struct w2j_record *rec)
     /* the columns the change carries: those that existed when it was
      * written; later ones come with their own changes, and their values */
     attnums = calloc(rec->ncolumns + 1, sizeof(int));
-    if (attnums == NULL)
+    names = calloc(rec->ncolumns + 1, sizeof(char *));
+    if (attnums == NULL || names == NULL)
         goto done;
     lt = layout_table(&x->layout, rec->schema, rec->schema_len, rec->table, rec->table_len, true);
     if (lt == NULL)
@@ -298,7 +300,10 @@ apply_ddl_table(struct apply *a, const struct w2j_record *rec)
             c->position ? td_column_attnum(src, c->position) : td_column_named(src, c->name);
 
         if (sc != NULL)
+        {
+            names[n] = c->name; /* a later rename comes with its own changes */
             attnums[n++] = sc->attnum;
+        }
         if (c->position && !layout_set(lt, c->position, c->name, sc == NULL))
             goto done;
     }
@@ -306,7 +311,7 @@ apply_ddl_table(struct apply *a, const struct w2j_record *rec)
     lt->relid_dirty = true;
     if (!ddl_sync(a))
         goto done;
-    if (!ddl_create_table(a, src, attnums, n))
+    if (!ddl_create_table(a, src, attnums, names, n))
     {
         pl_enter(&a->pl);
         goto done;
@@ -316,6 +321,7 @@ apply_ddl_table(struct apply *a, const struct w2j_record *rec)
     r = ddl_sync_skips(a) ? DDL_DONE : DDL_FAIL;
 done:
     free(attnums);
+    free(names);
     tabledefs_free(&from);
     return r;
 }

@@ -112,10 +112,13 @@ bool ddl_exec(struct apply *a, const char *label, const char *sql, const char *t
 bool ddl_add_column(struct apply *a, const struct cat_table *t, const struct td_table *src,
                     const struct td_column *src_col, const char *name, bool readd);
 
-/* Create SRC on the applied side, with the columns of attribute numbers in
- * ATTNUMS (NULL: all), its sequences, keys, indexes, constraints and
- * triggers, and the fence where the side is fenced. */
-bool ddl_create_table(struct apply *a, const struct td_table *src, const int *attnums, int n);
+/* Create SRC on the applied side, with the columns of the N attribute
+ * numbers in ATTNUMS named NAMES (as the change that needs them has them;
+ * ATTNUMS NULL: all, as the catalog names them), its sequences, keys,
+ * indexes, constraints and triggers, and the fence where the side is fenced.
+ * What refers to a column not made is left to the periodic check. */
+bool ddl_create_table(struct apply *a, const struct td_table *src, const int *attnums,
+                      const char *const *names, int n);
 
 /* Record a stop: TABLE ("schema.name"), what happened (FMT), the STATEMENT
  * to run on the applied side and what it does to the DATA. Returns false,

@@ -82,7 +82,7 @@ run_fix(struct apply *a, const struct td_diff *d)
         ok = false;
     else if (d->kind == TD_TABLE_MISSING)
     {
-        ok = ddl_create_table(a, f, NULL, 0);
+        ok = ddl_create_table(a, f, NULL, NULL, 0);
         lt->relid = f->oid;
         lt->relid_dirty = true;
         for (i = 0; ok && i < f->ncols; i++)

@@ -475,16 +475,24 @@ ddl_fence_table(struct apply *a, const char *qualified)
     return ddl_exec(a, "new table", sql, NULL, NULL);
 }
 
+/* Is ATTNUM one of ATTNUMS (NULL: all)? Its name then into *NAME: NAMES[i],
+ * or DEFAULT_NAME when NAMES is NULL. */
 static bool
-wanted(const int *attnums, int n, int attnum)
+wanted(const int *attnums, const char *const *names, int n, int attnum, const char *default_name,
+       const char **name)
 {
     int i;
 
+    *name = default_name;
     if (attnums == NULL)
         return true;
     for (i = 0; i < n; i++)
         if (attnums[i] == attnum)
+        {
+            if (names != NULL)
+                *name = names[i];
             return true;
+        }
     return false;
 }
 
@@ -522,11 +530,13 @@ pre_objects(struct apply *a, const struct ddl *d)
 }
 
 bool
-ddl_create_table(struct apply *a, const struct td_table *src, const int *attnums, int n)
+ddl_create_table(struct apply *a, const struct td_table *src, const int *attnums,
+                 const char *const *names, int n)
 {
     struct ddl d;
     enum pgconn_failure failure = PGCONN_FATAL;
     char *sql = NULL, clause[2048];
+    const char *name;
     size_t len = 0;
     FILE *f;
     int i, ti = -1, phase;
@@ -548,9 +558,9 @@ ddl_create_table(struct apply *a, const struct td_table *src, const int *attnums
         goto done;
     fprintf(f, "CREATE TABLE %s (", src->qualified);
     for (i = 0; i < src->ncols; i++)
-        if (wanted(attnums, n, src->cols[i].attnum))
+        if (wanted(attnums, names, n, src->cols[i].attnum, src->cols[i].name, &name))
         {
-            tablediff_column_clause(&src->cols[i], src->cols[i].name, NULL, clause, sizeof(clause));
+            tablediff_column_clause(&src->cols[i], name, NULL, clause, sizeof(clause));
             fprintf(f, "%s%s", first ? "" : ", ", clause);
             first = false;
         }
