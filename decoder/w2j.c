@@ -262,12 +262,14 @@ fix_bytea(struct cursor *c, struct w2j_column *col, const unsigned char *obj)
     return true;
 }
 
-/* One column object: name, type, typeoid, value (and unknown fields). */
+/* One column object: name, type, typeoid, position, value (and unknown
+ * fields). */
 static bool
 parse_column(struct cursor *c, struct w2j_column *col)
 {
     const unsigned char *obj = c->j.p;
     bool seen_name = false, seen_type = false, seen_oid = false, seen_value = false;
+    bool seen_pos = false;
     bool first = true;
 
     memset(col, 0, sizeof(*col));
@@ -379,6 +381,20 @@ parse_column(struct cursor *c, struct w2j_column *col)
             seen_oid = true;
             if (!uint32_field(c, "typeoid", &col->typeoid))
                 return false;
+        }
+        else if (nlen == 8 && memcmp(name, "position", 8) == 0)
+        {
+            uint32_t pos;
+
+            if (seen_pos)
+                return jscan_fail(&c->j, at, "duplicate field \"position\" in a column");
+            seen_pos = true;
+            if (!uint32_field(c, "position", &pos))
+                return false;
+            if (pos == 0 || pos > 32767)
+                return jscan_fail(&c->j, at, "field \"position\" is %u, not an attribute number",
+                                  pos);
+            col->position = (uint16_t) pos;
         }
         else if (!jscan_skip_value(&c->j, c->j.max_depth))
             return false;

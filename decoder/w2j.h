@@ -81,6 +81,9 @@ struct w2j_column
     size_t type_len;        /* strlen(type), 0 when absent */
     uint32_t typeoid;       /* type OID, 0 when the stream lacks include-type-oids */
     struct w2j_value value; /* the value */
+    uint16_t position;      /* the column's attnum on the source when the change was
+                             * written (include-column-positions), 0 when absent;
+                             * wal2json gives none for "identity" columns */
 };
 
 /* Bits of w2j_record.present: which optional fields the message carried. */

@@ -123,3 +123,38 @@ BEGIN
     END IF;
 END
 $link$;
+
+-- What the stream has shown of the streamed side's columns, per direction
+-- (slot), on the side applied to: each column's attnum there and its name as
+-- last streamed, and whether it is gone there (its values in the stream are
+-- left out); attnum 0 holds the table's OID there. A name under an attnum
+-- that had another one is a rename; the applier writes this in the same
+-- transaction as the changes that showed it.
+CREATE TABLE IF NOT EXISTS memori_bridge.layout (
+    slot    text NOT NULL,
+    nspname text NOT NULL,
+    relname text NOT NULL,
+    attnum  smallint NOT NULL,
+    attname text,
+    gone    boolean NOT NULL DEFAULT false,
+    relid   oid,
+    PRIMARY KEY (slot, nspname, relname, attnum)
+);
+
+-- A schema change the bridge does not follow by itself, holding the stream
+-- of a direction until the side applied to is fixed: the table, the
+-- statement to run there, the one line that says it all, and the source
+-- transaction the stream stopped at (NULL when the periodic comparison of the
+-- catalogs found it). The running bridge writes it, and deletes it once the
+-- stream goes on; status shows it.
+CREATE TABLE IF NOT EXISTS memori_bridge.schema_stop (
+    slot       text NOT NULL,
+    direction  text NOT NULL,
+    table_name text NOT NULL,
+    statement  text NOT NULL,
+    message    text NOT NULL,
+    commit_lsn pg_lsn,
+    pid        integer,
+    since      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (slot, direction)
+);

@@ -60,7 +60,7 @@ static const struct setting settings[] = {
     {"schemas", "--schemas", NULL, T_STRING, F(schemas), "memori", 0, 0,
      "comma-separated schemas to stream"},
     {"status_interval", "--status-interval", NULL, T_DURATION, F(status_interval_ms), "10s", 100,
-     MS_DAY, "send standby status at least this often (at most 10s keeps the server content)"},
+     MS_DAY, "send standby status, and compare both sides' tables, this often (10s at most)"},
     {"lag_interval", "--lag-interval", NULL, T_DURATION, F(lag_interval_ms), "10s", 0, MS_DAY,
      "print a lag line this often; 0 never"},
     {"metrics_addr", "--metrics-addr", NULL, T_STRING, F(metrics_addr), NULL, 0, 0,

@@ -16,8 +16,9 @@
 
 #define EXIT_USAGE  2
 #define MAX_FENCES  256
-#define BRIDGE_TABLES                                                                      \
-    "init_state", "verify_pause", "switch", "stream_status", "progress", "fence_state"
+#define BRIDGE_TABLES                                                                              \
+    "init_state", "verify_pause", "switch", "stream_status", "progress", "layout", "schema_stop",  \
+        "fence_state"
 
 /* What the bridge left on one side. */
 struct leftovers
@@ -275,8 +276,19 @@ drop_schema(struct cleanup *c, struct leftovers *s)
 
         for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
         {
+            PGresult *res;
+            bool exists;
+
             if (strcmp(tables[i], "fence_state") == 0)
                 continue; /* one row for the whole side, not per slot */
+            /* (layout and schema_stop came later: made when first needed) */
+            snprintf(sql, sizeof(sql),
+                     "SELECT pg_catalog.to_regclass('memori_bridge.%s') IS NOT NULL", tables[i]);
+            res = PQexec(s->conn, sql);
+            exists = PQresultStatus(res) != PGRES_TUPLES_OK || PQgetvalue(res, 0, 0)[0] == 't';
+            PQclear(res);
+            if (!exists)
+                continue;
             snprintf(sql, sizeof(sql), "DELETE FROM memori_bridge.%s WHERE slot IN ($1, $2)",
                      tables[i]);
             snprintf(what, sizeof(what), "the rows of slot \"%s\" in memori_bridge.%s",

@@ -155,7 +155,9 @@ run_session(struct supervisor *sv, bool *started)
                                .careful = sv->careful,
                                .careful_until = sv->careful_until,
                                .stop_at = sv->ro.stop_at,
-                               .busy_final = sv->busy_final};
+                               .busy_final = sv->busy_final,
+                               .from_dsn = d->from_dsn};
+    struct schema_stop stop;
     struct stream_options so = {d->from_dsn, d->from_role, d->slot, c->schemas, NULL, 0,
                                 c->connect_timeout_ms, sv->busy_final};
     char filter[32];
@@ -182,6 +184,9 @@ run_session(struct supervisor *sv, bool *started)
     /* whether at all, and never across a gap; before anything is made */
     if (!run_check_sides(sv, filter, sizeof(filter), &out))
         return out;
+    /* a stop the periodic check found is checked again at once */
+    if (schema_stop_get(&sv->st.schema, &stop, NULL) && stop.key[0] != '\0')
+        ao.stop_key = stop.key;
     a = apply_open(&ao, &sv->st, &sv->ring, &failure);
     if (a == NULL)
     {
@@ -231,10 +236,12 @@ run_session(struct supervisor *sv, bool *started)
     atomic_fetch_add(&sv->st.sessions, 1);
     atomic_store(&sv->st.streaming, true);
     run_set_link(sv, STATE_LINK_NONE);
-    log_info("streaming slot \"%s\" from the %s (%s) into the %s (%s) from " LSN_FMT "%s",
-             d->slot, d->from_role, pgconn_describe(stream.conn, src, sizeof(src)), d->to_role,
-             apply_describe(a, dst, sizeof(dst)), LSN_ARGS(so.start),
-             sv->careful ? ", one change at a time" : "");
+    /* (while a schema stop holds, every try says so: once is enough) */
+    log_msg(schema_stop_get(&sv->st.schema, NULL, NULL) ? LOG_DEBUG : LOG_INFO,
+            "streaming slot \"%s\" from the %s (%s) into the %s (%s) from " LSN_FMT "%s", d->slot,
+            d->from_role, pgconn_describe(stream.conn, src, sizeof(src)), d->to_role,
+            apply_describe(a, dst, sizeof(dst)), LSN_ARGS(so.start),
+            sv->careful ? ", one change at a time" : "");
 
     rj = (struct reader_job){&stream, sv, READER_STOPPED, false};
     aj = (struct apply_job){a, sv, APPLY_STOPPED, false};
@@ -297,6 +304,7 @@ run_session(struct supervisor *sv, bool *started)
             run_sync_sequences(sv, false);
             run_sample(sv);
             run_check_switch(sv);
+            run_schema_watch(sv);
         }
     }
     pthread_join(rt, NULL);
@@ -309,6 +317,11 @@ run_session(struct supervisor *sv, bool *started)
         run_sync_sequences(sv, true);
     if (aj.out == APPLY_SWITCH)
         snprintf(sv->switch_token, sizeof(sv->switch_token), "%s", apply_switch_token(a));
+    if (aj.out == APPLY_SCHEMA)
+    {
+        apply_schema_stop(a, &stop);
+        run_schema_stopped(sv, &stop);
+    }
     if (aj.out == APPLY_REFUSED)
         sv->careful_until = apply_refused_lsn(a);
     else if (sv->careful && atomic_load(&sv->st.applied) > sv->careful_until)
@@ -323,6 +336,8 @@ run_session(struct supervisor *sv, bool *started)
         out = SESSION_SWITCH;
     else if (aj.out == APPLY_REFUSED)
         out = SESSION_REFUSED;
+    else if (aj.out == APPLY_SCHEMA)
+        out = SESSION_SCHEMA;
     else if (aj.out == APPLY_TRANSIENT || rj.out == READER_TRANSIENT)
         out = SESSION_TRANSIENT;
     else
@@ -524,6 +539,16 @@ supervise(struct supervisor *sv)
             case SESSION_REFUSED:
                 sv->careful = true;
                 continue;
+            case SESSION_SCHEMA:
+                /* the applied side needs a fix first: a drain or --stop-at
+                 * cannot get there; a running bridge holds and tries again,
+                 * and goes on once it is done */
+                if (sv->drain || sv->ro.stop_at != LSN_INVALID)
+                    return 1;
+                if (!run_schema_hold(sv))
+                    return 0;
+                sv->careful = false;
+                continue;
             case SESSION_SWITCH:
                 if (sv->drain)
                     return 0;
@@ -569,6 +594,7 @@ supervisor_init(struct supervisor *sv, const struct conf *conf, bool reverse, in
     sigset_t sigs;
 
     memset(sv, 0, sizeof(*sv));
+    pthread_mutex_init(&sv->st.schema.lock, NULL);
     sv->conf = conf;
     sv->sig_fd = sv->st.stop_fd = sv->st.done_fd = -1;
     direction_init(&sv->dir, conf, reverse);
@@ -605,6 +631,7 @@ supervisor_init(struct supervisor *sv, const struct conf *conf, bool reverse, in
 static void
 supervisor_free(struct supervisor *sv)
 {
+    run_schema_watch(sv); /* the record of a stop outlives the process; its end does not */
     run_drop_monitors(sv);
     ring_destroy(&sv->ring);
     if (sv->own_sig_fd && sv->sig_fd >= 0)

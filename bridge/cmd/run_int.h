@@ -28,6 +28,7 @@ enum session_outcome
     SESSION_REFUSED,     /* replay carefully */
     SESSION_FATAL,       /* exit 1 */
     SESSION_SWITCH,      /* a switch marker was applied: hand over to the other direction */
+    SESSION_SCHEMA,      /* a schema change the bridge does not follow: hold, retry */
 };
 
 /* Options of run itself (not settings). */
@@ -67,6 +68,10 @@ struct supervisor
     int prev_pid[2];     /* on the streaming side, on the applying side */
     int64_t prev_opened; /* monotonic us when both were connected */
     bool prev_lost;      /* the last session ended with a lost link */
+
+    uint64_t schema_reported; /* 1 + the version of the schema stop last written, 0 none
+                               * yet (run_schema.c) */
+    char schema_logged[2048]; /* the last stop logged as an error, not repeated */
 
     /* lag-line rates */
     uint64_t last_changes, last_xacts;
@@ -120,5 +125,19 @@ void run_check_switch(struct supervisor *sv);
 
 /* Close the monitoring connections, taking this bridge's status row away. */
 void run_drop_monitors(struct supervisor *sv);
+
+/* ---- run_schema.c ------------------------------------------------------ */
+
+/* A session ended on a schema change (STOP): log it (once), put it in force. */
+void run_schema_stopped(struct supervisor *sv, const struct schema_stop *stop);
+
+/* While streaming: a stop in force whose transaction is applied now is
+ * over; and the applied side's record of it (memori_bridge.schema_stop)
+ * follows the stop in force. */
+void run_schema_watch(struct supervisor *sv);
+
+/* Hold after a schema stop until the next try (the status interval), keeping
+ * the lag figures and the status row. Returns false on a stop signal. */
+bool run_schema_hold(struct supervisor *sv);
 
 #endif

@@ -7,6 +7,7 @@
  * from any machine that can reach both sides.
  */
 #include "bridge/cmd/status.h"
+#include "bridge/cmd/schema_report.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -397,8 +398,14 @@ judge(struct report *r)
     struct side_info *live = r->reverse ? &r->dst : &r->src, *other = r->reverse ? &r->src : &r->dst;
     const struct direction *d = r->reverse ? &r->rev : &r->fwd;
     const struct slot_info *sl = find_slot(live, d->slot);
+    const char *const names[2] = {r->fwd.slot, r->rev.slot};
+    char stops[2][SCHEMA_LINE];
     int i, j;
 
+    /* a stream held by a schema change: first, it is what to fix first */
+    for (i = 0; i < 2; i++)
+        for (j = schema_report_stops(sides[i]->conn, sides[i]->role, names, stops, 2); j > 0; j--)
+            warn(r, "%s", stops[j - 1]);
     for (i = 0; i < 2; i++)
     {
         if (!sides[i]->allows)

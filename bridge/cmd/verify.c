@@ -25,6 +25,7 @@
 
 #include "bridge/base/clock.h"
 #include "bridge/base/log.h"
+#include "bridge/cmd/schema_report.h"
 #include "bridge/cmd/verify_int.h"
 #include "bridge/pg/peer.h"
 #include "bridge/pg/schemas.h"
@@ -513,6 +514,9 @@ read_sequences(struct verify *v)
 static void
 free_verify(struct verify *v)
 {
+    tablediff_free(&v->schema);
+    tabledefs_free(&v->fromdefs);
+    tabledefs_free(&v->todefs);
     int i;
 
     verify_release_bridge(v);
@@ -605,6 +609,10 @@ compare(const struct conf *conf, bool json, bool show_keys, long long width, boo
                      v.dir.slot);
         }
     }
+    /* the table definitions: columns, keys, indexes, constraints */
+    if (!schema_report_read(v.src, v.dir.from_role, v.dst, v.dir.to_role, conf->schemas,
+                            &v.fromdefs, &v.todefs, &v.schema))
+        goto done;
     /* sequences first: they move outside transactions, and the bridge sets
      * the target's only at cutover */
     if (!read_sequences(&v) || !verify_establish_point(&v) || !open_snapshot(&v) ||

@@ -17,6 +17,7 @@
 #include "bridge/base/conf.h"
 #include "bridge/pg/direction.h"
 #include "bridge/pg/pgconn.h"
+#include "bridge/pg/tablediff.h"
 #include "decoder/lsn.h"
 
 #define EXIT_DIFFERENT 3
@@ -78,6 +79,10 @@ struct verify
     int ntables;
     struct vseq *seqs;
     int nseqs;
+    /* the table definitions of both sides, and how they differ
+     * (schema_report.h): each difference with its fix */
+    struct tabledefs fromdefs, todefs;
+    struct td_diffs schema;
 };
 
 /* A message for pgconn_exec(), into V's buffer: one at a time. */

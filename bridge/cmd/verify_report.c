@@ -33,6 +33,7 @@ verify_report(struct verify *v)
         differences += !v->tables[i].schema_equal || !v->tables[i].content_equal;
     for (i = 0; i < v->nseqs; i++)
         differences += !v->streaming && seq_behind(&v->seqs[i]);
+    differences += v->schema.n;
 
     if (v->json)
     {
@@ -85,6 +86,20 @@ verify_report(struct verify *v)
                    i ? "," : "", buf, rev ? v->seqs[i].dst : v->seqs[i].src,
                    rev ? v->seqs[i].src : v->seqs[i].dst,
                    seq_behind(&v->seqs[i]) ? "true" : "false");
+        }
+        printf("],\"schema_differences\":[");
+        for (i = 0; i < v->schema.n; i++)
+        {
+            const struct td_diff *d = &v->schema.d[i];
+
+            n = log_json_string(buf, 0, sizeof(buf), d->label);
+            printf("%s{\"table\":%s,\"difference\":", i ? "," : "", buf);
+            n = log_json_string(buf, 0, sizeof(buf), d->what);
+            printf("%s,\"fix\":", buf);
+            n = log_json_string(buf, 0, sizeof(buf), d->fix);
+            printf("%s,\"data\":", buf);
+            n = log_json_string(buf, 0, sizeof(buf), d->data);
+            printf("%s,\"bridge_follows\":%s}", buf, d->automatic ? "true" : "false");
         }
         (void) n;
         printf("]}\n");
@@ -148,6 +163,14 @@ verify_report(struct verify *v)
                    ? (v->dir.reverse ? "behind (expected while streaming: rollback sets it)"
                                      : "behind (expected while streaming: cutover sets it)")
                    : "BEHIND");
+    }
+    for (i = 0; i < v->schema.n; i++)
+    {
+        const struct td_diff *d = &v->schema.d[i];
+
+        printf("schema of %s DIFFERS: %s; fix, on the %s: %s (%s)%s\n", d->label, d->what,
+               v->dir.to_role, d->fix, d->data,
+               d->automatic ? "; a running bridge does this by itself" : "");
     }
     printf("verdict: %s at %s position %s\n", differences ? "DIFFERENT" : "equal", v->dir.from_role,
            v->point);

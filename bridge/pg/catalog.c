@@ -22,7 +22,10 @@ static const char catalog_sql[] =
     "       EXISTS (SELECT 1 FROM pg_catalog.pg_index u WHERE u.indrelid = c.oid "
     "               AND (u.indisunique OR u.indisexclusion) AND NOT u.indisprimary), "
     "       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid "
-    "               AND NOT t.tgisinternal AND t.tgenabled IN ('R', 'A')) "
+    "               AND NOT t.tgisinternal AND t.tgenabled IN ('R', 'A')), "
+    "       pg_catalog.format_type(a.atttypid, a.atttypmod), ty.typlen = -1, "
+    "       (SELECT p.conname FROM pg_catalog.pg_constraint p "
+    "        WHERE p.conrelid = c.oid AND p.contype = 'p') "
     "FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
@@ -43,11 +46,14 @@ free_table(struct cat_table *t)
     {
         free(t->cols[i].name);
         free(t->cols[i].type);
+        free(t->cols[i].fulltype);
     }
+    free(t->skip);
     free(t->cols);
     free(t->schema);
     free(t->name);
     free(t->qualified);
+    free(t->pkname);
 }
 
 void
@@ -149,6 +155,7 @@ catalog_load(struct catalog *cat, PGconn *conn, const char *schemas,
                 n++;
             t->cols = calloc((size_t) (n - r), sizeof(struct cat_column));
             t->ordered = PQgetvalue(res, r, 7)[0] == 't';
+            t->pkname = PQgetisnull(res, r, 11) ? NULL : strdup(PQgetvalue(res, r, 11));
             t->barrier = PQgetvalue(res, r, 8)[0] == 't';
             if (t->qualified == NULL || t->cols == NULL)
                 goto oom;
@@ -157,8 +164,10 @@ catalog_load(struct catalog *cat, PGconn *conn, const char *schemas,
         c = &t->cols[t->ncols++];
         c->name = strdup(PQgetvalue(res, r, 3));
         c->type = strdup(PQgetvalue(res, r, 4));
-        if (c->name == NULL || c->type == NULL)
+        c->fulltype = strdup(PQgetvalue(res, r, 9));
+        if (c->name == NULL || c->type == NULL || c->fulltype == NULL)
             goto oom;
+        c->varlena = PQgetvalue(res, r, 10)[0] == 't';
         c->generated = PQgetvalue(res, r, 5)[0] == 't';
         c->pk = PQgetvalue(res, r, 6)[0] == 't';
         if (c->pk)
@@ -175,7 +184,11 @@ catalog_load(struct catalog *cat, PGconn *conn, const char *schemas,
                                              fresh.tables[r].name, strlen(fresh.tables[r].name));
 
         if (old != NULL)
+        {
             fresh.tables[r].tally = old->tally;
+            fresh.tables[r].skip = old->skip;
+            old->skip = NULL;
+        }
     }
     catalog_free(cat);
     *cat = fresh;
@@ -224,4 +237,35 @@ catalog_column(const struct cat_table *t, const char *name, size_t len)
         if (strncmp(t->cols[i].name, name, len) == 0 && t->cols[i].name[len] == '\0')
             return i;
     return -1;
+}
+
+bool
+catalog_skipped(const struct cat_table *t, const char *name)
+{
+    const char *p;
+
+    for (p = t->skip; p != NULL && *p != '\0'; p += strlen(p) + 1)
+        if (strcmp(p, name) == 0)
+            return true;
+    return false;
+}
+
+bool
+catalog_skip(struct cat_table *t, const char *name)
+{
+    size_t used = 0, add = strlen(name) + 1;
+    const char *p;
+    char *grown;
+
+    if (catalog_skipped(t, name))
+        return true;
+    for (p = t->skip; p != NULL && *p != '\0'; p += strlen(p) + 1)
+        used += strlen(p) + 1;
+    grown = realloc(t->skip, used + add + 1);
+    if (grown == NULL)
+        return false;
+    memcpy(grown + used, name, add);
+    grown[used + add] = '\0';
+    t->skip = grown;
+    return true;
 }

@@ -26,6 +26,9 @@ struct cat_column
                      * quoted as needed (pg_catalog.bpchar, pg_catalog._int4) */
     bool generated; /* a generated column: computed by the target, never written */
     bool pk;        /* part of the primary key */
+    char *fulltype; /* owned: format_type with the modifier ("character varying(255)"),
+                     * to compare with the type a change carries */
+    bool varlena;   /* typlen -1: an UPDATE may leave out its unchanged TOASTed value */
 };
 
 /* One target table. */
@@ -38,6 +41,7 @@ struct cat_table
     struct cat_column *cols; /* owned: in attnum order */
     int ncols;               /* entries in cols */
     int npk;                 /* primary-key columns (0: no primary key) */
+    char *pkname;            /* owned: the primary key constraint's name, or NULL */
     bool ordered;            /* its changes must stay in order among themselves: no
                               * primary key, or another unique or exclusion index
                               * (reordering rows could trip it) */
@@ -46,6 +50,10 @@ struct cat_table
                               * around its changes */
     int tally;               /* 1 + its entry in the metrics' table list (tally.h);
                              * 0 not looked up yet */
+    char *skip;              /* owned: names of columns gone on the side streamed from,
+                              * whose values changes still carry and statements leave out,
+                              * each NUL-terminated, an empty name last; NULL none. Kept
+                              * across reloads */
 };
 
 /* The tables of the configured schemas. */
@@ -69,6 +77,12 @@ struct cat_table *catalog_find(struct catalog *cat, const char *schema, size_t s
 
 /* The index of column NAME of T, or -1. */
 int catalog_column(const struct cat_table *t, const char *name, size_t len);
+
+/* Is NAME one of T's columns gone on the side streamed from (t->skip)? */
+bool catalog_skipped(const struct cat_table *t, const char *name);
+
+/* Add NAME to T's skip list. Returns false when out of memory. */
+bool catalog_skip(struct cat_table *t, const char *name);
 
 void catalog_free(struct catalog *cat);
 

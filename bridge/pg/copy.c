@@ -6,6 +6,7 @@
  * main thread prints progress and watches for a stop request.
  */
 #include "bridge/pg/copy.h"
+#include "bridge/pg/ddl_guard.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -61,6 +62,8 @@ struct pool
     _Atomic bool failed;
     _Atomic bool stop;      /* a stop request */
     _Atomic int running;    /* jobs still working */
+    int njobs;              /* jobs started */
+    _Atomic int holding;    /* copy jobs that hold the tables against DDL (ddl_guard.h) */
     int done_fd;            /* eventfd: a job ended */
     pthread_mutex_t lock;   /* guards error */
     char error[1024];       /* the first failure */
@@ -270,6 +273,15 @@ copy_job(void *arg)
         fail(p, "could not import the snapshot %s on the source: %s", p->o->snapshot, err);
         goto done;
     }
+    /* before anything reads a table: DDL waits for the copy from here on */
+    if (!ddl_guard_hold(src, p->d, err, sizeof(err)))
+    {
+        fail(p, "%s", err);
+        goto done;
+    }
+    if (atomic_fetch_add(&p->holding, 1) + 1 == p->njobs)
+        log_info("holding the source's tables against DDL until they are copied (DDL waits, "
+                 "writers do not)");
     dst = open_target(p);
     if (dst == NULL)
         goto done;
@@ -423,6 +435,7 @@ run_pool(struct pool *p, int n, void *(*body)(void *), bool progress, bool *canc
         return false;
     }
     atomic_store(&p->running, n);
+    p->njobs = n;
     for (i = 0; i < n; i++)
     {
         if (pthread_create(&threads[i], NULL, body, p) != 0)

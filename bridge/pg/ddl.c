@@ -104,8 +104,7 @@ static const char types_sql[] =
     "WHERE t.typtype = 'd' AND " NOT_EXT("pg_type", "t.oid") " "
     "ORDER BY 1, 2";
 
-static const char sequences_sql[] =
-    NS_CTE
+static const char sequences_sql[] = NS_CTE
     "SELECT pg_catalog.format('CREATE SEQUENCE IF NOT EXISTS %I.%I AS %s INCREMENT BY %s "
     "           MINVALUE %s MAXVALUE %s START WITH %s CACHE %s%s', n.nspname, c.relname, "
     "           pg_catalog.format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, "
@@ -116,6 +115,10 @@ static const char sequences_sql[] =
     "        FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_class tc ON tc.oid = d.refobjid "
     "        JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace "
     "        JOIN pg_catalog.pg_attribute a ON a.attrelid = tc.oid AND a.attnum = d.refobjsubid "
+    "        WHERE d.classid = 'pg_class'::pg_catalog.regclass AND d.objid = c.oid "
+    "          AND d.refclassid = 'pg_class'::pg_catalog.regclass AND d.deptype = 'a' "
+    "        LIMIT 1), "
+    "       (SELECT d.refobjid FROM pg_catalog.pg_depend d "
     "        WHERE d.classid = 'pg_class'::pg_catalog.regclass AND d.objid = c.oid "
     "          AND d.refclassid = 'pg_class'::pg_catalog.regclass AND d.deptype = 'a' "
     "        LIMIT 1) "
@@ -264,6 +267,7 @@ add_stmt(struct ddl *d, enum ddl_phase phase, int table, const char *what, const
     s = &d->stmts[d->nstmts];
     s->phase = phase;
     s->table = table;
+    s->owner = 0;
     s->what = strdup(what);
     s->sql = strdup(sql);
     if (s->what == NULL || s->sql == NULL)
@@ -434,13 +438,20 @@ load_sequences(struct ddl *d, PGconn *conn, const char *schemas, enum pgconn_fai
 
     for (r = 0; ok && r < PQntuples(res); r++)
     {
+        uint32_t owner =
+            PQgetisnull(res, r, 3) ? 0 : (uint32_t) strtoul(PQgetvalue(res, r, 3), NULL, 10);
+
         ok = add_stmt(d, DDL_PRE, -1, PQgetvalue(res, r, 1), PQgetvalue(res, r, 0));
+        if (ok)
+            d->stmts[d->nstmts - 1].owner = owner;
         if (ok && !PQgetisnull(res, r, 2))
         {
             char what[300];
 
             snprintf(what, sizeof(what), "ownership of %s", PQgetvalue(res, r, 1));
             ok = add_stmt(d, DDL_LAST, -1, what, PQgetvalue(res, r, 2));
+            if (ok)
+                d->stmts[d->nstmts - 1].owner = owner;
         }
     }
     PQclear(res);

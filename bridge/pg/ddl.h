@@ -39,6 +39,7 @@ struct ddl_stmt
 {
     enum ddl_phase phase;
     int table;   /* index into ddl.tables, or -1 */
+    uint32_t owner; /* a sequence's statements: the OID of the table that owns it, else 0 */
     char *what;  /* owned: "index memori.idx_memories_user_id", for messages */
     char *sql;   /* owned */
 };

@@ -35,6 +35,7 @@
  * asked about on a new connection).
  */
 #include "bridge/streaming/apply_int.h"
+#include "bridge/streaming/apply_ddl.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -80,16 +81,20 @@ find_table(struct apply *a, const struct w2j_record *rec, bool *ok)
         return NULL;
     }
     t = catalog_find(&a->cat, rec->schema, rec->schema_len, rec->table, rec->table_len);
-    if (t == NULL)
+    if (t != NULL)
+        return t;
+    /* made on the source since: made here too, at its place (apply_ddl.h);
+     * NULL with *ok: its changes are left out */
+    switch (apply_ddl_table(a, rec))
     {
-        char msg[512];
-
-        snprintf(msg, sizeof(msg),
-                 "table %.*s.%.*s does not exist on the %s; create it there (memori-bridge "
-                 "init creates the tables of the schemas), then run again",
-                 (int) rec->schema_len, rec->schema, (int) rec->table_len, rec->table, a->o.role);
-        apply_refuse_record(a, rec, msg);
-        *ok = false;
+        case DDL_DONE:
+            t = catalog_find(&a->cat, rec->schema, rec->schema_len, rec->table, rec->table_len);
+            break;
+        case DDL_SKIP:
+            break;
+        default:
+            *ok = false;
+            break;
     }
     return t;
 }
@@ -120,8 +125,8 @@ apply_truncate(struct apply *a, const struct item *it)
         if (!apply_flush_truncate(a))
             return false;
     t = find_table(a, &it->rec, &ok);
-    if (!ok)
-        return false;
+    if (!ok || t == NULL)
+        return ok;
     for (i = 0; i < a->ntrunc; i++)
         if (a->trunc[i] == t)
             return true;
@@ -234,20 +239,29 @@ apply_row(struct apply *a, const struct item *it)
         return false;
     for (attempt = 0;; attempt++)
     {
+        unsigned shapes;
+        enum ddl_result r;
+
         t = find_table(a, rec, &ok);
-        if (!ok)
-            return false;
+        if (!ok || t == NULL)
+            return ok;
+        shapes = a->cache.count;
         st = stmt_lookup(&a->cache, t, rec, apply_stage_over(a), &err);
-        if (st != NULL)
-            break;
-        if (attempt == 1)
+        if (st != NULL && a->cache.count == shapes)
+            break; /* a shape seen before */
+        if (attempt == 3)
         {
             apply_refuse_record(a, rec, err.message);
             return false;
         }
-        /* a column added on the target since the catalog was read? */
-        if (!apply_reload_catalog(a))
+        /* a new shape: does it still fit the target's table? */
+        r = apply_ddl_check(a, t, rec);
+        if (r == DDL_FAIL)
             return false;
+        if (r == DDL_OK && st != NULL)
+            break;
+        if (r == DDL_OK && !apply_reload_catalog(a))
+            return false; /* (a column added on the target by hand since?) */
     }
     key = stmt_key_hash(st, rec);
     if (!apply_stage(a, st, rec, &stage_id) || !batch_row(a, st, rec, key, stage_id))
@@ -440,6 +454,26 @@ apply_item(struct apply *a, const struct item *it, enum apply_outcome *out)
             a->looped = true;
             return true;
     }
+    if (apply_ddl_stopped(a))
+    {
+        /* the schema changed in a way the bridge does not follow: nothing of
+         * this group stays. The transactions before this one go first, one
+         * at a time (the fix is right only after them); then the supervisor
+         * holds until the target is fixed */
+        a->pl.failed = false;
+        apply_rollback(a);
+        if (!a->careful && a->group_xacts > 0)
+        {
+            a->refused = a->last_pos;
+            log_info("a schema change stops the stream at %s transaction %u; applying the "
+                     "transactions before it first, one at a time",
+                     a->o.from_role, a->xid);
+            *out = APPLY_REFUSED;
+            return false;
+        }
+        *out = APPLY_SCHEMA;
+        return false;
+    }
     if (!a->pl.failed)
     {
         /* not the target's doing (out of memory, say): already logged */
@@ -488,6 +522,9 @@ idle_work(struct apply *a, enum apply_outcome *out, int *timeout_ms)
         *out = a->pl.failed ? apply_failure_outcome(a) : APPLY_TRANSIENT;
         return false;
     }
+    /* the catalogs of both sides, now and then (apply_ddl_check.c) */
+    if (!apply_ddl_periodic(a, out))
+        return false;
     /* verify's point reached with nothing left before it: hold there */
     if (a->pause_at != LSN_INVALID && atomic_load(&a->st->reader_idle) &&
         atomic_load(&a->st->server_end) >= a->pause_at && ring_fill(a->ring) == 0 &&
@@ -498,6 +535,8 @@ idle_work(struct apply *a, enum apply_outcome *out, int *timeout_ms)
     }
     if (a->pause_at != LSN_INVALID)
         *timeout_ms = 100; /* the server's keepalive will show the point is reached */
+    else
+        *timeout_ms = (int) (interval / 1000) + 1; /* the next comparison of the catalogs */
     if (a->confirm > a->committed)
     {
         bool due = now - a->last_progress_commit >= interval ||

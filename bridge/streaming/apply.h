@@ -40,6 +40,8 @@ enum apply_outcome
     APPLY_REFUSED,     /* the target refused a group: replay it carefully */
     APPLY_FATAL,       /* cannot go on (logged) */
     APPLY_SWITCH,      /* a switch marker (cutover, rollback) is applied and durable */
+    APPLY_SCHEMA,      /* a schema change the bridge does not follow by itself: the
+                        * applied side needs a fix first (apply_schema_stop) */
 };
 
 /* What the applier is asked to do. */
@@ -56,6 +58,10 @@ struct apply_options
     lsn_t careful_until;      /* careful mode ends once past this position */
     lsn_t stop_at;            /* APPLY_REACHED once durable progress reaches it (0: never) */
     bool busy_final;          /* an origin in use is an error now, not PGCONN_BUSY */
+    const char *from_dsn;     /* connection string of the side streamed from, for its
+                               * catalog (never the replication connection); borrowed */
+    const char *stop_key;     /* the periodic check's key of a schema stop in force, "" or
+                               * NULL none: checked again at once */
 };
 
 struct apply; /* opaque: apply.c */
@@ -78,6 +84,9 @@ enum apply_outcome apply_run(struct apply *a);
 
 /* The position to replay up to carefully after APPLY_REFUSED. */
 lsn_t apply_refused_lsn(const struct apply *a);
+
+/* After APPLY_SCHEMA: the stop, into *OUT. */
+void apply_schema_stop(const struct apply *a, struct schema_stop *out);
 
 /* After APPLY_SWITCH: the marker's token. */
 const char *apply_switch_token(const struct apply *a);

@@ -100,6 +100,9 @@ struct apply
     bool unread;     /* requests made before this session: read them once */
     lsn_t pause_at;  /* hold before the first transaction committing at or after it */
     char pause_token[64];
+
+    struct apply_ddl *ddl; /* owned: following the schema of the side streamed from
+                            * (apply_ddl.h) */
 };
 
 /* ---- apply_stage.c ----------------------------------------------------- */

@@ -4,6 +4,7 @@
  * advisory lock), and reading where it stands.
  */
 #include "bridge/streaming/apply_int.h"
+#include "bridge/streaming/apply_ddl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +260,9 @@ apply_open(const struct apply_options *opts, struct run_state *st, struct ring *
                   opts->role, opts->schemas);
         goto fail;
     }
+    /* the record of the streamed side's columns (apply_ddl.h) */
+    if (!apply_ddl_open(a, failure))
+        goto fail;
     /* verify asks for a pause with a NOTIFY (see sql/memori_bridge.sql) */
     res = PQexec(a->conn, "LISTEN memori_bridge");
     a->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -331,6 +335,7 @@ apply_close(struct apply *a)
         return;
     peer_close(a->conn);
     pl_free(&a->pl);
+    apply_ddl_close(a);
     catalog_free(&a->cat);
     stmt_cache_clear(&a->cache);
     for (int i = 0; i < MAX_PENDING; i++)

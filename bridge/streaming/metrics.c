@@ -319,6 +319,34 @@ metrics_render(const struct conf *conf, struct run_state *st, struct ring *ring)
         fprintf(f, "\"} %llu\n", (unsigned long long) atomic_load(&st->tables[i].xacts));
     }
 
+    {
+        struct schema_stop stop;
+        bool stopped = schema_stop_get(&st->schema, &stop, NULL);
+
+        sample_u64(f, "memori_bridge_schema_stopped", "gauge",
+                   "1 while a schema change the bridge does not follow by itself holds the "
+                   "stream (memori_bridge_schema_stop_info says which), else 0.",
+                   stopped);
+        family(f, "memori_bridge_schema_stop_info", "gauge",
+               "The schema stop in force: its table and the statement to run on the applying "
+               "side (always 1; absent without a stop).");
+        if (stopped)
+        {
+            fputs("memori_bridge_schema_stop_info{table=\"", f);
+            label_value(f, stop.table);
+            fputs("\",statement=\"", f);
+            label_value(f, stop.statement);
+            fputs("\"} 1\n", f);
+        }
+    }
+    sample_u64(f, "memori_bridge_schema_statements_total", "counter",
+               "Statements run on the applying side to follow the schema of the side streamed "
+               "from (new columns and tables, widened types, indexes, constraints).",
+               atomic_load(&st->ddl_statements));
+    sample_u64(f, "memori_bridge_schema_left_out_total", "counter",
+               "Columns and tables whose values the stream carried after they were dropped on "
+               "the side streamed from, left out (each is also a warning line).",
+               atomic_load(&st->ddl_left_out));
     sample_u64(f, "memori_bridge_ring_batches_queued", "gauge",
                "Batches of changes received and waiting for the applier.", ring_fill(ring));
     sample_u64(f, "memori_bridge_ring_batches_capacity", "gauge",

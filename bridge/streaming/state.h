@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bridge/streaming/schema_stop.h"
+
 #define STATE_MAX_TABLES 64
 
 /* The actions counted per table. */
@@ -61,6 +63,10 @@ struct run_state
     _Atomic int64_t last_apply_us;    /* wall clock (Unix microseconds) of the last commit
                                        * on the applying side; 0 none yet */
     _Atomic bool applier_idle;        /* nothing received is waiting to be applied */
+    _Atomic uint64_t ddl_statements;  /* statements run on the applying side to follow the
+                                       * schema of the side streamed from (apply_ddl.h) */
+    _Atomic uint64_t ddl_left_out;    /* columns and tables whose values the stream carried
+                                       * but which are gone on the side streamed from */
 
     /* written by the reader */
     _Atomic uint64_t received;        /* WAL position of the last message received */
@@ -96,6 +102,8 @@ struct run_state
     _Atomic uint64_t reconnects;      /* sessions started again after a lost connection */
     _Atomic bool reverse;             /* streaming target -> source */
     _Atomic bool stop;                /* stop at the next safe point */
+    struct schema_stop_shared schema; /* a stop caused by a schema change, in force (the
+                                       * applier and the supervisor set it) */
     int stop_fd;                      /* eventfd, signalled with stop */
     int done_fd;                      /* eventfd, signalled when a thread ends */
 };

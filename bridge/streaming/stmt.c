@@ -55,7 +55,11 @@ stmt_free(struct stmt *st)
 
     for (i = 0; i < st->ncolumns + st->nidentity; i++)
         free(st->names[i]);
+    for (i = 0; st->types != NULL && i < st->ncolumns; i++)
+        free(st->types[i]);
     free(st->names);
+    free(st->types);
+    free(st->positions);
     free(st->col_param);
     free(st->id_param);
     free(st->pk_in_cols);
@@ -91,8 +95,15 @@ shape_hash(const struct cat_table *t, const struct w2j_record *rec)
     uint32_t i;
 
     h = stmt_fnv(h, &a, 1);
+    /* the position and the type too: a rename, or a type changed on the
+     * source, is a new shape, and the applier looks at each new shape once */
     for (i = 0; i < rec->ncolumns; i++)
+    {
         h = stmt_fnv(h, rec->columns[i].name, rec->columns[i].name_len + 1);
+        h = stmt_fnv(h, &rec->columns[i].position, sizeof(rec->columns[i].position));
+        if (rec->columns[i].type != NULL)
+            h = stmt_fnv(h, rec->columns[i].type, rec->columns[i].type_len);
+    }
     h = stmt_fnv(h, "|", 1);
     for (i = 0; i < rec->nidentity; i++)
         h = stmt_fnv(h, rec->identity[i].name, rec->identity[i].name_len + 1);
@@ -109,7 +120,10 @@ same_shape(const struct stmt *st, const struct cat_table *t, const struct w2j_re
         st->staged != staged || st->ncolumns != rec->ncolumns || st->nidentity != rec->nidentity)
         return false;
     for (i = 0; i < rec->ncolumns; i++)
-        if (strcmp(st->names[i], rec->columns[i].name) != 0)
+        if (strcmp(st->names[i], rec->columns[i].name) != 0 ||
+            st->positions[i] != rec->columns[i].position ||
+            (st->types[i] == NULL) != (rec->columns[i].type == NULL) ||
+            (st->types[i] != NULL && strcmp(st->types[i], rec->columns[i].type) != 0))
             return false;
     for (i = 0; i < rec->nidentity; i++)
         if (strcmp(st->names[rec->ncolumns + i], rec->identity[i].name) != 0)
@@ -283,12 +297,20 @@ create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec, 
     st->ncolumns = rec->ncolumns;
     st->nidentity = rec->nidentity;
     st->names = calloc(n + 1, sizeof(char *));
+    st->types = calloc(rec->ncolumns + 1, sizeof(char *));
+    st->positions = calloc(rec->ncolumns + 1, sizeof(uint16_t));
     st->col_param = calloc(rec->ncolumns + 1, sizeof(int));
     st->id_param = calloc(rec->nidentity + 1, sizeof(int));
     st->pk_in_cols = calloc(rec->nidentity + 1, sizeof(int));
     if (st->names == NULL || st->col_param == NULL || st->id_param == NULL ||
-        st->pk_in_cols == NULL)
+        st->pk_in_cols == NULL || st->types == NULL || st->positions == NULL)
         goto oom;
+    for (i = 0; i < rec->ncolumns; i++)
+    {
+        st->positions[i] = rec->columns[i].position;
+        if (rec->columns[i].type != NULL && (st->types[i] = strdup(rec->columns[i].type)) == NULL)
+            goto oom;
+    }
     for (i = 0; i < n; i++)
     {
         const struct w2j_column *col =
@@ -305,7 +327,7 @@ create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec, 
         const struct w2j_column *col =
             i < rec->ncolumns ? &rec->columns[i] : &rec->identity[i - rec->ncolumns];
 
-        if (catalog_column(t, col->name, col->name_len) < 0)
+        if (catalog_column(t, col->name, col->name_len) < 0 && !catalog_skipped(t, col->name))
         {
             snprintf(err->message, sizeof(err->message),
                      "column \"%s\" of %s.%s is missing on the target; add it there (ALTER TABLE "
@@ -333,7 +355,7 @@ create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec, 
         {
             int ci = catalog_column(t, rec->identity[j].name, rec->identity[j].name_len);
 
-            if (t->cols[ci].pk)
+            if (ci >= 0 && t->cols[ci].pk)
                 pk_found++;
         }
         st->by_text = t->npk == 0 || pk_found < t->npk;
@@ -342,6 +364,8 @@ create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec, 
             int ci = catalog_column(t, rec->identity[j].name, rec->identity[j].name_len);
 
             st->id_param[j] = -1;
+            if (ci < 0)
+                continue; /* gone on the source: left out */
             if (st->by_text || t->cols[ci].pk)
             {
                 st->pk_in_cols[np] = -1;
@@ -362,8 +386,8 @@ create(struct stmt_cache *c, struct cat_table *t, const struct w2j_record *rec, 
         int ci = catalog_column(t, rec->columns[i].name, rec->columns[i].name_len);
 
         st->col_param[i] = -1;
-        if (rec->action == W2J_DELETE || t->cols[ci].generated)
-            continue;
+        if (ci < 0 || rec->action == W2J_DELETE || t->cols[ci].generated)
+            continue; /* (ci < 0: gone on the source, left out) */
         if (rec->action == W2J_UPDATE && !keychange && !st->by_text && t->cols[ci].pk)
             continue; /* the key, unchanged: found by, not written */
         st->col_param[i] = np;
@@ -430,6 +454,8 @@ fail:
         st->nidentity = 0;
         for (i = 0; st->names != NULL && i < n; i++)
             free(st->names[i]);
+        for (i = 0; st->types != NULL && i < rec->ncolumns; i++)
+            free(st->types[i]);
         stmt_free(st);
     }
     free(pcol);

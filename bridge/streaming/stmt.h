@@ -64,6 +64,8 @@ struct stmt
     uint32_t ncolumns;       /* message columns of the shape */
     uint32_t nidentity;      /* message identity columns of the shape */
     char **names;            /* owned: ncolumns + nidentity names, the shape */
+    char **types;            /* owned: per message column, its type as streamed (or NULL) */
+    uint16_t *positions;     /* owned: per message column, its attnum as streamed (or 0) */
     int *col_param;          /* owned: per message column, its parameter or -1 */
     int *id_param;           /* owned: per identity column, its parameter or -1 */
     int *pk_in_cols;         /* owned, U: per key parameter, the message column that

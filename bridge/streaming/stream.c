@@ -165,6 +165,7 @@ stream_command(const struct stream_options *opts, char *buf, size_t len)
         !append_option(buf, len, &n, "include-timestamp", "1") ||
         !append_option(buf, len, &n, "include-types", "1") ||
         !append_option(buf, len, &n, "include-type-oids", "1") ||
+        !append_option(buf, len, &n, "include-column-positions", "1") ||
         !append_option(buf, len, &n, "add-tables", tables))
         return false;
     if (opts->filter_origins != NULL && *opts->filter_origins != '\0' &&

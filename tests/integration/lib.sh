@@ -10,6 +10,7 @@
 #   mb_setup_pair [SQL...]     memori schema (and SQL files) on both, slot on SRC,
 #                              the target marked ready (mb_mark_ready)
 #   mb_metrics_url LOG         the metrics URL a bridge logging to LOG serves
+#   mb_setup_direction [SQL...] the same, for the direction of MB_DIRECTION
 #   mb_sql DSN SQL             run SQL; mb_val DSN SQL prints one value
 #   mb_progress DSN NAME       the progress of a direction recorded on a side
 #   mb_bridge ARGS...          run memori-bridge; all its output is kept
@@ -167,6 +168,20 @@ mb_setup_pair()
     done
     mb_sql "$SRC" "SELECT pg_create_logical_replication_slot('memori_bridge', 'wal2json')"
     mb_mark_ready forward
+}
+
+# mb_setup_direction [FILE...]: mb_setup_pair, then the direction of
+# MB_DIRECTION (default forward; mb_direction), its slot made and the side
+# applied to marked ready
+mb_setup_direction()
+{
+    mb_setup_pair "$@"
+    mb_direction "${MB_DIRECTION:-forward}"
+    if [ "$SLOT" != memori_bridge ]; then
+        mb_sql "$FROM" "SELECT pg_create_logical_replication_slot('$SLOT', 'wal2json')"
+        mb_mark_ready reverse
+    fi
+    mb_log "direction: ${MB_DIRECTION:-forward}, slot $SLOT"
 }
 
 # mb_mark_ready forward|reverse: for a pair made by hand (equal tables, a slot

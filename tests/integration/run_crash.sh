@@ -12,13 +12,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kills=${MB_CRASH_KILLS:-20}
 
 mb_start 2
-mb_setup_pair "$here/crash_setup.sql"
-mb_direction "${MB_DIRECTION:-forward}"
-if [ "$SLOT" != memori_bridge ]; then
-    mb_sql "$FROM" "SELECT pg_create_logical_replication_slot('$SLOT', 'wal2json')"
-    mb_mark_ready reverse
-fi
-mb_log "direction: ${MB_DIRECTION:-forward}, slot $SLOT"
+mb_setup_direction "$here/crash_setup.sql"
 # where the slot starts: confirmed before any bridge ran
 initial=$(mb_val "$FROM" "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'")
 

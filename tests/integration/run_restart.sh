@@ -9,13 +9,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 mb_start 2
-mb_setup_pair "$here/crash_setup.sql"
-mb_direction "${MB_DIRECTION:-forward}"
-if [ "$SLOT" != memori_bridge ]; then
-    mb_sql "$FROM" "SELECT pg_create_logical_replication_slot('$SLOT', 'wal2json')"
-    mb_mark_ready reverse
-fi
-mb_log "direction: ${MB_DIRECTION:-forward}, slot $SLOT"
+mb_setup_direction "$here/crash_setup.sql"
 
 "$MB_BRIDGE" run --source "$SRC" --target "$DST" "${DIRECTION_ARGS[@]}" --schemas memori,crash \
     --lag-interval 1s --reconnect-min 100ms --reconnect-max 1s >>"$MB_OUT" 2>&1 &

@@ -33,9 +33,9 @@ record_in(char *src, struct w2j_column cols[2], struct w2j_column ident[1], cons
     memset(&r, 0, sizeof(r));
     snprintf(src, 256, "memori%cmemories%cid%cinteger%c42%ccontent%ctext%c2026-11-25 04:15:52+00",
              0, 0, 0, 0, 0, 0, 0);
-    cols[0] = (struct w2j_column){src + 16, 2, src + 19, 7, 23, {src + 27, 2, W2J_KIND_NUMBER}};
-    cols[1] = (struct w2j_column){src + 30, 7, src + 38, 4, 25, {value, vlen, W2J_KIND_STRING}};
-    ident[0] = (struct w2j_column){src + 16, 2, NULL, 0, 0, {NULL, 0, W2J_KIND_NULL}};
+    cols[0] = (struct w2j_column){src + 16, 2, src + 19, 7, 23, {src + 27, 2, W2J_KIND_NUMBER}, 0};
+    cols[1] = (struct w2j_column){src + 30, 7, src + 38, 4, 25, {value, vlen, W2J_KIND_STRING}, 0};
+    ident[0] = (struct w2j_column){src + 16, 2, NULL, 0, 0, {NULL, 0, W2J_KIND_NULL}, 0};
     r.action = W2J_UPDATE;
     r.present = W2J_HAS_COLUMNS | W2J_HAS_IDENTITY | W2J_HAS_TIMESTAMP;
     r.schema = src;

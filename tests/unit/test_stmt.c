@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bridge/pg/catalog.h"
@@ -19,10 +20,10 @@
 /* memori.memories: id integer primary key, content text, search tsvector
  * generated, note text */
 static struct cat_column memories_cols[] = {
-    {"id", "pg_catalog.int4", false, true},
-    {"content", "pg_catalog.text", false, false},
-    {"search", "pg_catalog.tsvector", true, false},
-    {"note", "pg_catalog.text", false, false},
+    {"id", "pg_catalog.int4", false, true, "integer", false},
+    {"content", "pg_catalog.text", false, false, "text", true},
+    {"search", "pg_catalog.tsvector", true, false, "tsvector", true},
+    {"note", "pg_catalog.text", false, false, "text", true},
 };
 static struct cat_table memories = {
     .oid = 16401,
@@ -36,8 +37,8 @@ static struct cat_table memories = {
 
 /* memori.notes: a text, b integer, no primary key */
 static struct cat_column notes_cols[] = {
-    {"a", "pg_catalog.text", false, false},
-    {"b", "pg_catalog.int4", false, false},
+    {"a", "pg_catalog.text", false, false, "text", true},
+    {"b", "pg_catalog.int4", false, false, "integer", false},
 };
 static struct cat_table notes = {
     .oid = 16420,
@@ -303,6 +304,49 @@ Test(stmt, column_missing_on_the_target_is_refused_with_the_fix)
                              "ALTER TABLE \"memori\".\"memories\" ADD COLUMN \"mood\" text"))),
         "[%s]", err.message);
     cr_assert(eq(u32, cache.count, 0));
+}
+
+Test(stmt, a_column_gone_on_the_source_is_left_out)
+{
+    /* a column added and dropped again on the source before the bridge got
+     * there: the changes still carry it, and the statement leaves it out */
+    struct cat_table t = memories;
+    struct w2j_column c[] = {col("id", "integer", "1"), col("gone", "text", "x"),
+                             col("content", "text", "y")};
+    struct w2j_record r = record(W2J_INSERT, &t, c, NELEM(c), NULL, 0);
+    struct stmt *st;
+
+    t.skip = NULL;
+    cr_assert(catalog_skip(&t, "gone"));
+    cr_assert(catalog_skipped(&t, "gone"));
+    cr_assert(not(catalog_skipped(&t, "content")));
+    st = lookup(&t, &r);
+    cr_assert(eq(int, st->col_param[1], -1));
+    cr_assert(eq(int, st->nparams, 2));
+    cr_assert(zero(ptr, strstr(st->sql, "gone")), "%s", st->sql);
+    free(t.skip);
+}
+
+Test(stmt, a_new_position_or_type_is_a_new_shape)
+{
+    /* a rename keeps the name set but not the positions; a widened type keeps
+     * both: each is a shape of its own, which the applier looks at */
+    struct w2j_column c1[] = {col("id", "integer", "1"), col("content", "text", "a")};
+    struct w2j_column c2[] = {col("id", "integer", "1"), col("content", "text", "a")};
+    struct w2j_column c3[] = {col("id", "bigint", "1"), col("content", "text", "a")};
+    struct w2j_record r1 = record(W2J_INSERT, &memories, c1, NELEM(c1), NULL, 0);
+    struct w2j_record r2 = record(W2J_INSERT, &memories, c2, NELEM(c2), NULL, 0);
+    struct w2j_record r3 = record(W2J_INSERT, &memories, c3, NELEM(c3), NULL, 0);
+
+    c1[1].position = 2;
+    c2[1].position = 3;
+    c3[1].position = 2;
+    lookup(&memories, &r1);
+    lookup(&memories, &r2);
+    lookup(&memories, &r3);
+    cr_assert(eq(u32, cache.count, 3));
+    lookup(&memories, &r1);
+    cr_assert(eq(u32, cache.count, 3));
 }
 
 Test(stmt, delete_without_identity_is_refused)

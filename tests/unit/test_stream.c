@@ -16,7 +16,8 @@
 /* The options every command carries, before add-tables. */
 #define FIXED_OPTIONS                                                                              \
     "(\"format-version\" '2', \"include-xids\" '1', \"include-lsn\" '1', "                         \
-    "\"include-timestamp\" '1', \"include-types\" '1', \"include-type-oids\" '1', "
+    "\"include-timestamp\" '1', \"include-types\" '1', \"include-type-oids\" '1', "                \
+    "\"include-column-positions\" '1', "
 
 static struct stream_options
 options(const char *slot, const char *schemas)

@@ -212,6 +212,31 @@ Test(w2j, decodes_insert_values_as_postgresql_text)
     cr_assert_str_eq(rec.columns[3].type, "double precision");
 }
 
+Test(w2j, decodes_column_positions_as_attnums)
+{
+    /* include-column-positions: each column's attnum when the change was
+     * written; a dropped column leaves a hole, and identity has none */
+    ok("{\"action\":\"U\",\"xid\":7,\"schema\":\"m\",\"table\":\"t\",\"columns\":["
+       "{\"name\":\"id\",\"type\":\"integer\",\"typeoid\":23,\"value\":1,\"position\":1},"
+       "{\"name\":\"b\",\"type\":\"text\",\"typeoid\":25,\"value\":\"x\",\"position\":3}],"
+       "\"identity\":[{\"name\":\"id\",\"type\":\"integer\",\"typeoid\":23,\"value\":1}]}");
+    cr_assert_eq(rec.columns[0].position, 1u, "position %u", rec.columns[0].position);
+    cr_assert_eq(rec.columns[1].position, 3u, "position %u", rec.columns[1].position);
+    cr_assert_eq(rec.identity[0].position, 0u, "position %u", rec.identity[0].position);
+}
+
+Test(w2j, rejects_a_position_that_is_no_attnum)
+{
+    const char *zero = "{\"action\":\"I\",\"xid\":7,\"schema\":\"m\",\"table\":\"t\","
+                       "\"columns\":[{\"name\":\"id\",\"value\":1,\"position\":0}]}";
+    const char *twice = "{\"action\":\"I\",\"xid\":7,\"schema\":\"m\",\"table\":\"t\","
+                        "\"columns\":[{\"name\":\"id\",\"value\":1,\"position\":1,"
+                        "\"position\":1}]}";
+
+    bad(zero, "not an attribute number", at(zero, "\"position\"", 0));
+    bad(twice, "duplicate field \"position\"", at(twice, "\"position\":1}", 0));
+}
+
 Test(w2j, empty_string_is_not_null)
 {
     ok(INSERT_MSG);
