@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "bridge/base/log.h"
+#include "bridge/pg/peer.h"
 #include "bridge/pg/tablediff.h"
 
 #define QI_LEN 200
@@ -154,8 +155,7 @@ apply_ddl_close(struct apply *a)
 
     if (x == NULL)
         return;
-    if (x->from != NULL)
-        PQfinish(x->from);
+    peer_close(x->from);
     layout_free(&x->layout);
     for (i = 0; i < x->ngone; i++)
         free(x->gone[i]);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "bridge/base/log.h"
+#include "bridge/pg/peer.h"
 #include "bridge/pg/tablediff.h"
 
 #define QI_LEN 200
@@ -82,7 +83,7 @@ ddl_from(struct apply *a)
 
     if (x->from != NULL && PQstatus(x->from) != CONNECTION_OK)
     {
-        PQfinish(x->from);
+        peer_close(x->from);
         x->from = NULL;
     }
     if (x->from == NULL)
@@ -105,10 +106,20 @@ ddl_read_from(struct apply *a, struct tabledefs *d)
      * fails the read ("cache lookup failed"), and reading again does not */
     for (attempt = 0; attempt < 3; attempt++)
     {
+        bool ok, expired;
+
         if ((from = ddl_from(a)) == NULL)
             return false;
-        if (tabledefs_read(d, from, a->o.schemas, a->o.from_role, true, &failure))
+        /* a catalog read cannot legitimately take long: a dead link is one */
+        peer_guard(from, a->o.conf->peer_timeout_ms, NULL, NULL);
+        ok = tabledefs_read(d, from, a->o.schemas, a->o.from_role, true, &failure);
+        expired = peer_unguard(from);
+        if (ok && !expired)
             return true;
+        if (ok)
+            tabledefs_free(d);
+        if (expired)
+            failure = PGCONN_TRANSIENT;
         if (failure == PGCONN_TRANSIENT)
             break;
     }

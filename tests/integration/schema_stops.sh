@@ -53,8 +53,10 @@ stop_case()
     [ "$n" = 1 ] && mb_ok "$name: logged once" || mb_fail "$name: logged $n times"
     kill -0 "$RUN_PID" 2>/dev/null && mb_ok "$name: the bridge holds, running" ||
         mb_fail "$name: the bridge exited: $(tail -3 "$BRIDGE_LOG")"
+    # (the whole page first: grep -q would close the pipe on curl)
+    metrics=$(curl -sS "$METRICS_URL/metrics")
     [ "$(mb_metric memori_bridge_schema_stopped)" = 1 ] &&
-        curl -sS "$METRICS_URL/metrics" | grep -qF "memori_bridge_schema_stop_info{table=" &&
+        grep -qF "memori_bridge_schema_stop_info{table=" <<<"$metrics" &&
         mb_ok "$name: the metrics carry it" || mb_fail "$name: metrics: $(curl -sS "$METRICS_URL/metrics" | grep schema_stop)"
     "$MB_BRIDGE" status --source "$SRC" --target "$DST" --schemas memori,crash >"$MB_TMP/status.out" 2>&1
     n=$?
