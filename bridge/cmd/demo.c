@@ -419,9 +419,12 @@ phase(struct demo *d, const char *label, int want_side)
         /* where PgBouncer sends them, as its console says */
         struct conf c = {.pgbouncer = d->pool.admin_dsn, .pgbouncer_database = "memori"};
         struct pgbouncer_entry e;
-        char console[160], err[256];
-        bool there = pgbouncer_look(&c, 10000, &e, console, sizeof(console), err, sizeof(err)) &&
-                     atoi(e.port) == (want_side == 0 ? d->src.port : d->dst.port);
+        char console[160], err[256], want[16];
+        bool there;
+
+        snprintf(want, sizeof(want), "%d", want_side == 0 ? d->src.port : d->dst.port);
+        there = pgbouncer_look(&c, 10000, &e, console, sizeof(console), err, sizeof(err)) &&
+                strcmp(e.port, want) == 0;
 
         record(d, label, there && after.writes > before.writes && after.refused == 0, now_s() - t0,
                "%llu writes by %d agents, through PgBouncer to the %s",

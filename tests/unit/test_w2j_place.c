@@ -88,6 +88,16 @@ static const struct
 };
 #define NESCAPES (sizeof(escapes) / sizeof(escapes[0]))
 
+/* S at DST, ended by a NUL; returns where that NUL is. */
+static char *
+put(char *dst, const char *s)
+{
+    size_t n = strlen(s);
+
+    memcpy(dst, s, n + 1);
+    return dst + n;
+}
+
 /* N letters, then ESC, then M more letters: the JSON and its text. */
 static void
 around(char *json, char *text, size_t n, size_t e, size_t m)
@@ -96,8 +106,8 @@ around(char *json, char *text, size_t n, size_t e, size_t m)
 
     for (i = 0; i < n; i++)
         *json++ = *text++ = (char) ('a' + i % 26);
-    json += sprintf(json, "%s", escapes[e].json);
-    text += sprintf(text, "%s", escapes[e].text);
+    json = put(json, escapes[e].json);
+    text = put(text, escapes[e].text);
     for (i = 0; i < m; i++)
         *json++ = *text++ = (char) ('A' + i % 26);
     *json = *text = '\0';
@@ -177,8 +187,8 @@ Test(w2j_place, shrinks_runs_of_escapes_longer_than_a_block)
 
         for (i = 0; i < 40; i++)
         {
-            j += sprintf(j, "%s", escapes[e].json);
-            t += sprintf(t, "%s", escapes[e].text);
+            j = put(j, escapes[e].json);
+            t = put(t, escapes[e].text);
         }
         m = message("", json, json);
         cr_assert(both(m, strlen(m)), "%s: %s", m, two.place_err.message);
